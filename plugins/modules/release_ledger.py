@@ -1,0 +1,142 @@
+#!/usr/bin/python
+"""Read and update the release ledger on an app host."""
+
+DOCUMENTATION = r"""
+module: release_ledger
+short_description: Read and update the release ledger of an app host
+description:
+  - Keeps which release is current and which are stable, bad, deployed or incomplete.
+  - C(action=plan) chooses a rollback target from the ledger, never from directory times.
+  - Supports check mode; in check mode nothing is written.
+options:
+  path:
+    description: Ledger file on the host.
+    type: path
+    required: true
+  action:
+    description: What to do.
+    type: str
+    choices: [query, plan, register, mark, current]
+    default: query
+  release:
+    description: Release id for register, mark, current; the requested target for plan.
+    type: str
+  state:
+    description: New state for C(action=mark).
+    type: str
+    choices: [incomplete, deployed, stable, bad]
+  reason:
+    description: Why the state changed; kept in the release's event history.
+    type: str
+  current_link:
+    description: The current symlink; plan refuses to go on when it disagrees with the ledger.
+    type: path
+  host:
+    description: Host name used in messages.
+    type: str
+    default: this host
+author: rollbackctl maintainers
+"""
+
+EXAMPLES = r"""
+- name: Choose the rollback target
+  rollbackctl.runbooks.release_ledger:
+    path: /srv/app/ledger.json
+    action: plan
+    current_link: /srv/app/current
+    host: "{{ inventory_hostname }}"
+"""
+
+RETURN = r"""
+current:
+  description: Current release after the action.
+  type: str
+  returned: always
+target:
+  description: Chosen rollback target (plan only).
+  type: str
+  returned: when action is plan
+releases:
+  description: Releases oldest first with id, state, seq and events.
+  type: list
+  elements: dict
+  returned: always
+"""
+
+import datetime
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.rollbackctl.runbooks.plugins.module_utils import ledger as ledger_lib
+
+
+def _now():
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+
+
+def _link_release(link):
+    if not link or not os.path.islink(link):
+        return None
+    return os.path.basename(os.readlink(link).rstrip("/"))
+
+
+def _apply(module, ledger):
+    params = module.params
+    action, release, now = params["action"], params["release"], _now()
+    if action in ("register", "mark", "current") and not release:
+        module.fail_json(msg=f"release_ledger action={action} needs release")
+    if action == "register":
+        return ledger_lib.register(ledger, release, now)
+    if action == "mark":
+        if not params["state"]:
+            module.fail_json(msg="release_ledger action=mark needs state")
+        return ledger_lib.mark(ledger, release, params["state"], now, params["reason"])
+    if action == "current":
+        return ledger_lib.set_current(ledger, release, now)
+    return False
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec={
+            "path": {"type": "path", "required": True},
+            "action": {
+                "type": "str",
+                "default": "query",
+                "choices": ["query", "plan", "register", "mark", "current"],
+            },
+            "release": {"type": "str"},
+            "state": {"type": "str", "choices": list(ledger_lib.STATES)},
+            "reason": {"type": "str"},
+            "current_link": {"type": "path"},
+            "host": {"type": "str", "default": "this host"},
+        },
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        ledger = ledger_lib.load(params["path"])
+        result = {"changed": False}
+        if params["action"] == "plan":
+            linked = _link_release(params["current_link"])
+            if params["current_link"] and linked != ledger["current"]:
+                module.fail_json(
+                    msg="the current symlink on {} points to {} but the ledger says "
+                    "{}; repair one of them before rolling back".format(
+                        params["host"], linked, ledger["current"]
+                    )
+                )
+            result["target"] = ledger_lib.choose_target(ledger, params["host"], params["release"])
+        else:
+            result["changed"] = _apply(module, ledger)
+            if result["changed"] and not module.check_mode:
+                ledger_lib.save(params["path"], ledger)
+    except ledger_lib.LedgerError as exc:
+        module.fail_json(msg=str(exc))
+    result["current"] = ledger["current"]
+    result["releases"] = ledger_lib.releases_in_order(ledger)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+"""rollbackctl: rollback runbooks as code."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,193 @@
+"""The rollbackctl command line: parse options, call the library, render the result."""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+
+from rollbackctl import __version__, sandbox
+from rollbackctl.environments import list_environments
+from rollbackctl.errors import EXIT_CODES, AbortedError, RollbackError
+from rollbackctl.releases import list_releases
+from rollbackctl.report import render_text
+from rollbackctl.rollback import run_rollback
+from rollbackctl.runner import Step
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_CODE_HELP = "\b\nExit codes:\n" + "\n".join(
+    f"  {code}  {meaning}" for code, meaning in sorted(EXIT_CODES.items())
+)
+
+output_option = click.option(
+    "--output",
+    "-o",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json prints exactly one JSON document on stdout.",
+)
+
+
+def emit(document: dict[str, Any], output: str, text: Callable[[dict[str, Any]], str]) -> None:
+    if output == "json":
+        click.echo(json.dumps(document, indent=2))
+    else:
+        click.echo(text(document), err=True, nl=False)
+
+
+class RollbackGroup(click.Group):
+    """Maps every RollbackError to a one-line message and its exit code, in one place."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except RollbackError as exc:
+            debug = (ctx.obj or {}).get("debug")
+            if debug:
+                traceback.print_exc()
+            result = getattr(exc, "result", None)
+            output = (ctx.obj or {}).get("output")
+            if result is not None:
+                emit(result, output or "text", render_text)
+            click.echo(f"rollbackctl: error: {exc.one_line()}", err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=RollbackGroup, epilog=EXIT_CODE_HELP)
+@click.version_option(__version__, prog_name="rollbackctl")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """Rollback runbooks as code: safe, authorized, verified and recorded rollbacks."""
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+def remember_output(func: F) -> F:
+    """Let the error handler render a failed run in the format the caller asked for."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        click.get_current_context().obj["output"] = kwargs.get("output", "text")
+        return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@main.command()
+@output_option
+def envs(output: str) -> None:
+    """List environments (inventories/<name>/hosts.yml)."""
+    names = list_environments()
+    emit({"environments": names}, output, lambda d: "".join(f"{n}\n" for n in d["environments"]))
+
+
+def _releases_text(document: dict[str, Any]) -> str:
+    lines = []
+    for host, ledger in sorted(document["hosts"].items()):
+        lines.append(f"{host}:")
+        for release in reversed(ledger["releases"]):
+            marker = "*" if release["current"] else " "
+            lines.append(f"  {marker} {release['id']:<14} {release['state']}")
+    return "\n".join(lines) + "\n"
+
+
+@main.command()
+@click.argument("environment")
+@output_option
+@remember_output
+def releases(environment: str, output: str) -> None:
+    """List each app host's releases, newest first; * marks the current one."""
+    emit(list_releases(environment), output, _releases_text)
+
+
+def _progress(step: Step) -> None:
+    # Argument-spec validation is bookkeeping, not a step an operator follows.
+    if step.status == "skipped" or step.task.startswith("Validating arguments against"):
+        return
+    line = f"  {step.status:<11} {step.host:<8} {step.task}"
+    if step.status in ("failed", "unreachable") and step.message:
+        line += f": {step.message.splitlines()[0]}"
+    click.echo(line, err=True)
+
+
+def confirm_or_abort(what: str, yes: bool) -> None:
+    """Ask on a terminal; refuse without one, so a script never rolls back by accident."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise AbortedError(f"{what} needs confirmation", hint="pass --yes (no terminal to ask on)")
+    if not click.confirm(f"{what}. Proceed?", default=False, err=True):
+        raise AbortedError(f"{what} not confirmed", hint="nothing was changed")
+
+
+@main.command(epilog=EXIT_CODE_HELP)
+@click.argument("environment")
+@click.option(
+    "--to", "target", metavar="RELEASE", help="Release to go back to (default: last stable)."
+)
+@click.option("--check", is_flag=True, help="Show the plan; change nothing.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@output_option
+@remember_output
+def app(environment: str, target: str | None, check: bool, yes: bool, output: str) -> None:
+    """Roll the application of ENVIRONMENT back to the last known-good release."""
+    if not check and not yes and sys.stdin.isatty():
+        plan = run_rollback("app", environment, target=target, check=True, on_step=_progress)
+        click.echo(render_text(plan), err=True, nl=False)
+        confirm_or_abort(f"roll back app on {environment}: {plan['from']} -> {plan['to']}", yes)
+    elif not check:
+        confirm_or_abort(f"app rollback on {environment}", yes)
+    result = run_rollback("app", environment, target=target, check=check, on_step=_progress)
+    emit(result, output, render_text)
+
+
+@main.group(name="sandbox")
+def sandbox_group() -> None:
+    """The embedded sandbox stack on this machine."""
+
+
+def _sandbox_text(document: dict[str, Any]) -> str:
+    lines = [f"sandbox: {document['state_dir']}"]
+    if document["url"]:
+        lines.append(f"  url       {document['url']}")
+        db = document["database"]
+        lines.append(
+            f"  database  postgresql://{db['user']}@{db['host']}:{db['port']}/{db['name']}"
+        )
+    for name, up in sorted(document["services"].items()):
+        lines.append(f"  {name:<9} {'up' if up else 'down'}")
+    for host, release in sorted(document["current"].items()):
+        lines.append(f"  {host:<9} current {release}")
+    return "\n".join(lines) + "\n"
+
+
+@sandbox_group.command()
+@output_option
+@remember_output
+def up(output: str) -> None:
+    """Start the sandbox: good release stable, bad release current."""
+    emit(sandbox.up(), output, _sandbox_text)
+
+
+@sandbox_group.command()
+@click.option("--purge", is_flag=True, help="Also delete the sandbox's files.")
+@output_option
+@remember_output
+def down(purge: bool, output: str) -> None:
+    """Stop the sandbox's processes."""
+    emit(sandbox.down(purge=purge), output, _sandbox_text)
+
+
+@sandbox_group.command()
+@output_option
+def status(output: str) -> None:
+    """Show the sandbox's URL, database settings and what runs."""
+    emit(sandbox.status(), output, _sandbox_text)

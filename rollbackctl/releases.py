@@ -1,0 +1,38 @@
+"""Read the release ledgers of an environment's app hosts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rollbackctl.environments import get_environment
+from rollbackctl.errors import RollbackError
+from rollbackctl.runner import run_playbook
+
+LEDGER_TASK = "Read the release ledger"
+
+
+def list_releases(environment: str) -> dict[str, Any]:
+    """{"environment", "hosts": {host: {"current", "releases": [...]}}} from every app host."""
+    env = get_environment(environment)
+    outcome = run_playbook(env, "releases.yml", check=True)
+    if not outcome.ok:
+        failed = outcome.failures()
+        detail = failed[-1].message if failed else outcome.status
+        raise RollbackError(f"could not read release ledgers of {environment}: {detail}")
+    hosts: dict[str, Any] = {}
+    for step in outcome.steps:
+        if step.task == LEDGER_TASK and step.status == "ok":
+            hosts[step.host] = {
+                "current": step.result.get("current"),
+                "releases": [
+                    {
+                        "id": r["id"],
+                        "state": r["state"],
+                        "seq": r["seq"],
+                        "deployed_at": r.get("deployed_at"),
+                        "current": r["id"] == step.result.get("current"),
+                    }
+                    for r in step.result.get("releases", [])
+                ],
+            }
+    return {"environment": env.name, "hosts": hosts}

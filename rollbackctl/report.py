@@ -1,0 +1,121 @@
+"""Turn a playbook run into the evidence bundle: result.json, report.txt and junit.xml."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+from rollbackctl.runner import RunOutcome
+
+
+def operator() -> str:
+    return os.environ.get("ROLLBACKCTL_OPERATOR") or getpass.getuser()
+
+
+def build_result(
+    outcome: RunOutcome,
+    *,
+    environment: str,
+    rollback_type: str,
+    check: bool,
+    requested: dict[str, Any],
+    error: str | None,
+) -> dict[str, Any]:
+    """The result document: what ran, who asked, what each host and step did."""
+    stats = outcome.stats
+    hosts: dict[str, dict[str, Any]] = {}
+    for step in outcome.steps:
+        host = hosts.setdefault(step.host, {"status": "ok", "changed": 0, "failed": 0})
+        host["changed"] += int(step.changed)
+        if step.status in ("failed", "unreachable") and not step.ignored:
+            host["failed"] += 1
+    for name, counts in outcome.host_stats.items():
+        host = hosts.setdefault(name, {"status": "ok", "changed": 0, "failed": 0})
+        if counts.get("failures") or counts.get("dark"):
+            host["status"] = "failed"
+    status = "planned" if check and outcome.ok else ("succeeded" if outcome.ok else "failed")
+    return {
+        "status": status,
+        "environment": environment,
+        "type": rollback_type,
+        "check": check,
+        "from": stats.get("rollback_from"),
+        "to": stats.get("rollback_to"),
+        "requested": requested,
+        "operator": operator(),
+        "run_id": outcome.run_id,
+        "started_at": outcome.started_at,
+        "finished_at": outcome.finished_at,
+        "duration_s": outcome.duration_s,
+        "error": error,
+        "hosts": hosts,
+        "steps": [
+            {
+                "host": s.host,
+                "task": s.task,
+                "role": s.role,
+                "status": s.status,
+                "changed": s.changed,
+                **({"message": s.message} if s.message else {}),
+            }
+            for s in outcome.steps
+            if s.status != "skipped"
+        ],
+        "checklist": stats.get("checklist") or _checklist_from_steps(outcome),
+        "artifacts": str(outcome.run_dir),
+    }
+
+
+def _checklist_from_steps(outcome: RunOutcome) -> list[dict[str, Any]]:
+    # A failed checklist never reaches set_stats; its task result still holds the items.
+    for step in reversed(outcome.steps):
+        checks = step.result.get("checks")
+        if checks:
+            return list(checks)
+    return []
+
+
+def write_bundle(result: dict[str, Any], run_dir: Path) -> None:
+    (run_dir / "result.json").write_text(json.dumps(result, indent=2) + "\n")
+    (run_dir / "report.txt").write_text(render_text(result))
+    _write_junit(result, run_dir / "junit.xml")
+
+
+def render_text(result: dict[str, Any]) -> str:
+    head = (
+        f"{result['type']} rollback on {result['environment']}: {result['status'].upper()}"
+        f"  ({result.get('from') or '?'} -> {result.get('to') or '?'})"
+    )
+    lines = [head, f"run {result['run_id']} by {result['operator']}, {result['duration_s']}s"]
+    if result.get("error"):
+        lines.append(f"error: {result['error']}")
+    for name, host in sorted(result["hosts"].items()):
+        lines.append(f"  {name:<10} {host['status']:<7} {host['changed']} changed")
+    for item in result.get("checklist") or []:
+        mark = "PASS" if item.get("ok") else "FAIL"
+        lines.append(f"  [{mark}] {item.get('name')}: {item.get('detail')}")
+    lines.append(f"artifacts: {result['artifacts']}")
+    return "\n".join(lines) + "\n"
+
+
+def _write_junit(result: dict[str, Any], path: Path) -> None:
+    suite = ElementTree.Element(
+        "testsuite", name=f"rollback.{result['type']}.{result['environment']}"
+    )
+    cases = [(f"step: {s['host']} {s['task']}", s) for s in result["steps"]]
+    cases += [(f"checklist: {c.get('name')}", c) for c in result.get("checklist") or []]
+    failures = 0
+    for name, item in cases:
+        case = ElementTree.SubElement(suite, "testcase", name=name, classname=result["type"])
+        failed = item.get("status") in ("failed", "unreachable") or item.get("ok") is False
+        if failed:
+            failures += 1
+            node = ElementTree.SubElement(case, "failure")
+            node.text = str(item.get("message") or item.get("detail") or "")
+    suite.set("tests", str(len(cases)))
+    suite.set("failures", str(failures))
+    ElementTree.ElementTree(suite).write(path, encoding="unicode", xml_declaration=True)

@@ -1,0 +1,78 @@
+"""Run one rollback type on one environment and leave its evidence bundle behind."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from rollbackctl.environments import get_environment
+from rollbackctl.errors import PreflightError, RunFailedError, UsageError
+from rollbackctl.report import build_result, write_bundle
+from rollbackctl.runner import RunOutcome, Step, run_playbook
+
+# Rollback type -> playbook. Types land here as their playbooks do.
+PLAYBOOKS = {"app": "app.yml"}
+# Roles that only look and decide: a failure there means nothing on any host changed.
+PREFLIGHT_ROLES = frozenset({"rollback_gate", "release_select"})
+
+
+def run_rollback(
+    rollback_type: str,
+    environment: str,
+    *,
+    target: str | None = None,
+    check: bool = False,
+    on_step: Callable[[Step], None] | None = None,
+) -> dict[str, Any]:
+    """Run the rollback playbook; return the result document or raise with the one-line cause.
+
+    The raised error carries the result document as .result so callers can still render it.
+    """
+    if rollback_type not in PLAYBOOKS:
+        raise UsageError(
+            f"unknown rollback type '{rollback_type}'",
+            hint=f"available: {', '.join(sorted(PLAYBOOKS))}",
+        )
+    env = get_environment(environment)
+    extravars: dict[str, Any] = {"rollback_confirmed": not check}
+    if target:
+        extravars["rollback_to"] = target
+    outcome = run_playbook(
+        env, PLAYBOOKS[rollback_type], extravars=extravars, check=check, on_step=on_step
+    )
+    error = None if outcome.ok else failure_message(outcome)
+    result = build_result(
+        outcome,
+        environment=env.name,
+        rollback_type=rollback_type,
+        check=check,
+        requested={"to": target},
+        error=error,
+    )
+    write_bundle(result, outcome.run_dir)
+    if error is not None:
+        cls = PreflightError if failed_in_preflight(outcome) else RunFailedError
+        exc = cls(error)
+        exc.result = result  # type: ignore[attr-defined]
+        raise exc
+    return result
+
+
+def failure_message(outcome: RunOutcome) -> str:
+    failures = outcome.failures()
+    if not failures:
+        # Errors before any task (syntax, undefined variables) only reach ansible's output.
+        errors = [line for line in outcome.output_tail() if "ERROR" in line]
+        detail = errors[-1].split("]:", 1)[-1].strip() if errors else outcome.status
+        return f"{outcome.playbook}: {detail} (see {outcome.run_dir})"
+    last = failures[-1]
+    return last.message.splitlines()[0] if last.message else f"{last.task} failed on {last.host}"
+
+
+def failed_in_preflight(outcome: RunOutcome) -> bool:
+    failures = outcome.failures()
+    return (
+        bool(failures)
+        and not outcome.changed_anything()
+        and all(f.role in PREFLIGHT_ROLES for f in failures)
+    )

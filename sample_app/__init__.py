@@ -1,0 +1,1 @@
+"""AfricanMarket, the small marketplace that rollbackctl deploys and rolls back in its drills."""

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Prepare a fresh machine for rollbackctl: system packages (when root), the .venv with
+# rollbackctl and its test tools, and the pinned collections installed without Galaxy.
+# Idempotent: each step is skipped when its result is already in place.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+ansible_bundle_version=12.3.0   # the PyPI "ansible" release that carries the pinned collections
+collections=(community/postgresql community/docker community/library_inventory_filtering_v1)
+apt_packages=(nginx-light postgresql postgresql-client openssh-client rsync)
+python=${PYTHON:-python3}
+
+log() { printf 'setup: %s\n' "$*" >&2; }
+
+install_system_packages() {
+  local missing=()
+  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx-light)
+  [ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql)
+  command -v pg_dump >/dev/null 2>&1 || missing+=(postgresql-client)
+  command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
+  [ ${#missing[@]} -eq 0 ] && return
+  if [ "$(id -u)" -ne 0 ]; then
+    log "missing system packages: ${missing[*]} (run as root or install them: apt-get install -y ${apt_packages[*]})"
+    exit 1
+  fi
+  log "installing ${missing[*]}"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+install_venv() {
+  local stamp=.venv/.installed
+  if [ ! -x .venv/bin/python ]; then
+    log "creating .venv"
+    "$python" -m venv .venv
+  fi
+  # Reinstall only when the dependency list changed since the last install.
+  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    log "installing rollbackctl and test tools into .venv"
+    .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+    touch "$stamp"
+  fi
+}
+
+install_collections() {
+  local dest=collections/ansible_collections stamp
+  stamp="$dest/.bundle-$ansible_bundle_version"
+  [ -f "$stamp" ] && return
+  log "installing collections from ansible==$ansible_bundle_version (no Galaxy)"
+  local tmp
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' RETURN
+  .venv/bin/pip download -q --disable-pip-version-check --no-deps -d "$tmp" "ansible==$ansible_bundle_version"
+  # The wheel holds every collection (~470 MB unpacked); extract only the pinned ones.
+  .venv/bin/python - "$tmp" "${collections[@]}" <<'PY'
+import glob, sys, zipfile
+tmp, wanted = sys.argv[1], tuple(f"ansible_collections/{c}/" for c in sys.argv[2:])
+with zipfile.ZipFile(glob.glob(f"{tmp}/ansible-*.whl")[0]) as wheel:
+    wheel.extractall(tmp, [n for n in wheel.namelist() if n.startswith(wanted)])
+PY
+  for c in "${collections[@]}"; do
+    mkdir -p "$dest/$(dirname "$c")"
+    rm -rf "${dest:?}/$c"
+    mv "$tmp/ansible_collections/$c" "$dest/$c"
+  done
+  touch "$stamp"
+}
+
+install_system_packages
+install_venv
+install_collections
+log "ready: $(.venv/bin/rollbackctl --version)"

@@ -1,0 +1,1 @@
+"""Helpers shared by the integration tests: real services started in temporary folders."""
