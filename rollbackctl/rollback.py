@@ -23,6 +23,7 @@ def run_rollback(
     target: str | None = None,
     check: bool = False,
     on_step: Callable[[Step], None] | None = None,
+    extravars: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run the rollback playbook; return the result document or raise with the one-line cause.
 
@@ -34,7 +35,7 @@ def run_rollback(
             hint=f"available: {', '.join(sorted(PLAYBOOKS))}",
         )
     env = get_environment(environment)
-    extravars: dict[str, Any] = {"rollback_confirmed": not check}
+    extravars = {"rollback_confirmed": not check, **(extravars or {})}
     if target:
         extravars["rollback_to"] = target
     outcome = run_playbook(
