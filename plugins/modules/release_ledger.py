@@ -16,7 +16,7 @@ options:
   action:
     description: What to do.
     type: str
-    choices: [query, plan, register, mark, current]
+    choices: [query, plan, register, mark, current, switch]
     default: query
   release:
     description: Release id for register, mark, current; the requested target for plan.
@@ -29,7 +29,11 @@ options:
     description: Why the state changed; kept in the release's event history.
     type: str
   current_link:
-    description: The current symlink; plan refuses to go on when it disagrees with the ledger.
+    description:
+      - The current symlink; plan refuses to go on when it disagrees with the ledger.
+      - C(action=switch) points it at C(releases/<release>) atomically (a temporary link
+        renamed over it), after checking the release's files are there, and records the
+        release as current.
     type: path
   host:
     description: Host name used in messages.
@@ -83,7 +87,7 @@ def _link_release(link):
 def _apply(module, ledger):
     params = module.params
     action, release, now = params["action"], params["release"], _now()
-    if action in ("register", "mark", "current") and not release:
+    if action in ("register", "mark", "current", "switch") and not release:
         module.fail_json(msg=f"release_ledger action={action} needs release")
     if action == "register":
         return ledger_lib.register(ledger, release, now)
@@ -93,7 +97,30 @@ def _apply(module, ledger):
         return ledger_lib.mark(ledger, release, params["state"], now, params["reason"])
     if action == "current":
         return ledger_lib.set_current(ledger, release, now)
+    if action == "switch":
+        return _switch(module, ledger, release, now)
     return False
+
+
+def _switch(module, ledger, release, now):
+    """Point current at the release through rename(2), so readers never see a gap."""
+    link = module.params["current_link"]
+    if not link:
+        module.fail_json(msg="release_ledger action=switch needs current_link")
+    ledger_lib.get(ledger, release)
+    relative = os.path.join("releases", release)
+    marker = os.path.join(os.path.dirname(link), relative, "release.json")
+    if not os.path.exists(marker):
+        module.fail_json(
+            msg=f"release {release} has no files under {os.path.dirname(marker)} on "
+            f"{module.params['host']}; redeploy it before switching to it"
+        )
+    link_changed = _link_release(link) != release
+    if link_changed and not module.check_mode:
+        tmp = f"{link}.tmp-{os.getpid()}"
+        os.symlink(relative, tmp)
+        os.replace(tmp, link)
+    return ledger_lib.set_current(ledger, release, now) or link_changed
 
 
 def main():
@@ -103,7 +130,7 @@ def main():
             "action": {
                 "type": "str",
                 "default": "query",
-                "choices": ["query", "plan", "register", "mark", "current"],
+                "choices": ["query", "plan", "register", "mark", "current", "switch"],
             },
             "release": {"type": "str"},
             "state": {"type": "str", "choices": list(ledger_lib.STATES)},

@@ -1,0 +1,221 @@
+"""Application rollback on the real sandbox, through the real CLI, seen through nginx."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.support.sandbox import APP_HOSTS, Sandbox
+
+pytestmark = pytest.mark.integration
+
+GOOD, BAD, NEWER = "2026.11.1", "2026.11.2", "2026.11.3"
+
+
+def test_rollback_serves_the_stable_release_and_fixes_order_placement(sandbox: Sandbox) -> None:
+    assert sandbox.served_release() == BAD
+    assert sandbox.place_order() == 500
+
+    result = sandbox.cli("app", "sandbox", "--yes")
+
+    assert result.code == 0, result.stderr
+    assert sandbox.served_release() == GOOD
+    assert sandbox.place_order() == 201
+    assert sandbox.current_links() == {host: GOOD for host in APP_HOSTS}
+
+
+def test_rolled_away_release_is_marked_bad_and_kept_on_disk(sandbox: Sandbox) -> None:
+    assert sandbox.cli("app", "sandbox", "--yes").code == 0
+
+    for host, states in sandbox.states().items():
+        assert states[BAD] == "bad", host
+        assert states["current"] == GOOD, host
+        assert sandbox.release_file(host, BAD).exists()
+
+
+def test_bad_release_is_never_chosen_again(sandbox: Sandbox) -> None:
+    assert sandbox.cli("app", "sandbox", "--yes").code == 0
+    # A newer release goes live unverified; rolling it back must skip the bad one.
+    deployed = sandbox.run_playbook(
+        "deploy.yml", "-e", f"release_deploy_id={NEWER}", "-e", "release_deploy_verify=false"
+    )
+    assert deployed.returncode == 0, deployed.stdout[-2000:]
+
+    result = sandbox.cli("app", "sandbox", "--yes", "--output", "json")
+
+    assert result.code == 0, result.stderr
+    assert (result.json()["from"], result.json()["to"]) == (NEWER, GOOD)
+    assert sandbox.served_release() == GOOD
+
+
+def test_to_picks_the_named_release_over_the_newest_stable(sandbox: Sandbox) -> None:
+    # 2026.11.3 verified (stable, newest), then the bad 2026.11.2 made current again.
+    for extra in (
+        [f"release_deploy_id={NEWER}"],
+        [f"release_deploy_id={BAD}", "release_deploy_verify=false"],
+    ):
+        args = [arg for value in extra for arg in ("-e", value)]
+        assert sandbox.run_playbook("deploy.yml", *args).returncode == 0
+    assert sandbox.served_release() == BAD
+
+    result = sandbox.cli("app", "sandbox", "--to", GOOD, "--yes", "--output", "json")
+
+    assert result.code == 0, result.stderr
+    assert result.json()["to"] == GOOD
+    assert sandbox.served_release() == GOOD
+
+
+def test_default_target_is_the_newest_stable_release(sandbox: Sandbox) -> None:
+    for extra in (
+        [f"release_deploy_id={NEWER}"],
+        [f"release_deploy_id={BAD}", "release_deploy_verify=false"],
+    ):
+        args = [arg for value in extra for arg in ("-e", value)]
+        assert sandbox.run_playbook("deploy.yml", *args).returncode == 0
+
+    result = sandbox.cli("app", "sandbox", "--yes", "--output", "json")
+
+    assert result.code == 0, result.stderr
+    assert result.json()["to"] == NEWER
+    assert sandbox.served_release() == NEWER
+
+
+def test_failed_verification_puts_the_previous_release_back(sandbox: Sandbox) -> None:
+    # The stable release got broken on disk since it was verified: payments now fail.
+    for host in APP_HOSTS:
+        path = sandbox.release_file(host, GOOD)
+        meta = json.loads(path.read_text())
+        path.write_text(json.dumps({**meta, "faults": ["payment_processing"]}))
+
+    result = sandbox.cli("app", "sandbox", "--yes", "--output", "json")
+
+    assert result.code == 6
+    assert "payment" in result.stderr.splitlines()[-1]
+    assert result.json()["status"] == "failed"
+    assert sandbox.served_release() == BAD
+    for host, states in sandbox.states().items():
+        assert states["current"] == BAD, host
+        assert states[BAD] == "deployed", host  # not blamed: the rollback is what failed
+
+
+def test_check_shows_the_plan_and_changes_nothing(sandbox: Sandbox) -> None:
+    before = sandbox.host_state()
+
+    result = sandbox.cli("app", "sandbox", "--check", "--output", "json")
+
+    assert result.code == 0, result.stderr
+    plan = result.json()
+    assert (plan["status"], plan["from"], plan["to"]) == ("planned", BAD, GOOD)
+    assert sandbox.host_state() == before
+
+
+def test_json_output_is_one_document_with_the_run_record(sandbox: Sandbox) -> None:
+    result = sandbox.cli("app", "sandbox", "--yes", "--output", "json")
+
+    doc = result.json()
+    assert doc["status"] == "succeeded"
+    assert (doc["environment"], doc["type"], doc["from"], doc["to"]) == (
+        "sandbox",
+        "app",
+        BAD,
+        GOOD,
+    )
+    assert set(doc["hosts"]) >= {"app1", "app2", "lb1"}
+    assert any(s["task"].startswith("Switch current release") for s in doc["steps"])
+    assert all(item["ok"] for item in doc["checklist"])
+    artifacts = Path(doc["artifacts"])
+    assert doc["run_id"] == artifacts.name
+    assert json.loads((artifacts / "result.json").read_text())["run_id"] == doc["run_id"]
+    assert list((artifacts / "artifacts" / "ansible" / "job_events").glob("*.json"))
+
+
+def test_progress_goes_to_stderr_one_line_per_step(sandbox: Sandbox) -> None:
+    result = sandbox.cli("app", "sandbox", "--yes")
+
+    assert result.stdout == ""
+    assert any(
+        "app2" in line and "Switch current release" in line for line in result.stderr.splitlines()
+    )
+
+
+def test_without_terminal_or_yes_the_run_is_refused(sandbox: Sandbox) -> None:
+    before = sandbox.host_state()
+
+    result = sandbox.cli("app", "sandbox", stdin="")
+
+    assert result.code == 8
+    assert "--yes" in result.stderr
+    assert sandbox.host_state() == before
+
+
+def test_plain_ansible_playbook_without_confirmation_is_refused(sandbox: Sandbox) -> None:
+    before = sandbox.host_state()
+
+    run = sandbox.run_playbook("app.yml")
+
+    assert run.returncode != 0
+    assert "not confirmed" in run.stdout
+    assert sandbox.host_state() == before
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["app", "nowhere", "--yes"], 2, "unknown environment 'nowhere'"),
+        (["app", "sandbox", "--to", "1999.01.1", "--yes"], 3, "unknown release 1999.01.1"),
+        (["app", "sandbox", "--to", BAD, "--yes"], 3, f"release {BAD} is already current"),
+    ],
+    ids=["unknown-environment", "unknown-release", "target-is-current"],
+)
+def test_bad_input_is_one_line_and_changes_nothing(
+    sandbox: Sandbox, args: list[str], code: int, message: str
+) -> None:
+    before = sandbox.host_state()
+
+    result = sandbox.cli(*args)
+
+    assert result.code == code
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("rollbackctl: error: ") and message in last
+    assert sandbox.host_state() == before
+
+
+def test_no_stable_release_to_go_back_to_is_refused(sandbox: Sandbox) -> None:
+    assert sandbox.cli("app", "sandbox", "--yes").code == 0
+    before = sandbox.host_state()
+
+    result = sandbox.cli("app", "sandbox", "--yes")
+
+    assert result.code == 3
+    assert "no stable release other than current 2026.11.1" in result.stderr
+    assert sandbox.host_state() == before
+
+
+def test_bad_release_cannot_be_named_as_target(sandbox: Sandbox) -> None:
+    assert sandbox.cli("app", "sandbox", "--yes").code == 0
+
+    result = sandbox.cli("app", "sandbox", "--to", BAD, "--yes")
+
+    assert result.code == 3
+    assert f"release {BAD} is bad" in result.stderr
+
+
+def test_malformed_inventory_is_refused(sandbox: Sandbox) -> None:
+    from tests.support.sandbox import REPO_ROOT
+
+    broken = REPO_ROOT / "inventories" / "broken-inventory-test"
+    broken.mkdir()
+    try:
+        (broken / "hosts.yml").write_text("all:\n  children:\n    app:\n      hosts: [oops\n")
+        before = sandbox.host_state()
+
+        result = sandbox.cli("app", "broken-inventory-test", "--yes")
+
+        assert result.code == 2
+        assert "malformed inventory" in result.stderr
+        assert sandbox.host_state() == before
+    finally:
+        (broken / "hosts.yml").unlink()
+        broken.rmdir()

@@ -1,0 +1,171 @@
+"""Drive a private sandbox stack through the real CLI, and look at it the way a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+ROLLBACKCTL = REPO_ROOT / ".venv" / "bin" / "rollbackctl"
+APP_HOSTS = ("app1", "app2")
+CUSTOMER = {"email": "customer@example.com", "password": "customer-pass"}
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+class Sandbox:
+    """A sandbox stack of its own under state_dir, on free ports."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self.env = {**os.environ, "ROLLBACKCTL_STATE_DIR": str(state_dir)}
+        self._snapshot = state_dir / "test-snapshot"
+
+    @property
+    def root(self) -> Path:
+        return self.state_dir / "sandbox"
+
+    def cli(self, *args: str, stdin: str | None = None, timeout: int = 600) -> CliResult:
+        proc = subprocess.run(
+            [str(ROLLBACKCTL), *args],
+            env=self.env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+    def up(self) -> dict[str, Any]:
+        result = self.cli("sandbox", "up", "--output", "json")
+        assert result.code == 0, result.stderr
+        return result.json()
+
+    def down(self) -> None:
+        self.cli("sandbox", "down", "--purge")
+
+    @property
+    def url(self) -> str:
+        return self.cli("sandbox", "status", "--output", "json").json()["url"]
+
+    # --- what users and operators see -------------------------------------------------
+    def request(self, method: str, path: str, body: Any = None, token: str | None = None):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        req.add_header("Content-Type", "application/json")
+        if token:
+            req.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:
+                return resp.status, json.loads(resp.read() or b"{}")
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"{}")
+
+    def served_release(self) -> str:
+        return self.request("GET", "/api/health")[1]["release"]
+
+    def place_order(self) -> int:
+        """HTTP status of a real order placed through nginx."""
+        _, login = self.request("POST", "/api/login", CUSTOMER)
+        status, _ = self.request(
+            "POST", "/api/orders", {"product_id": 1, "quantity": 1}, login["token"]
+        )
+        return status
+
+    def ledgers(self) -> dict[str, Any]:
+        return {
+            host: json.loads((self.root / "app" / host / "ledger.json").read_text())
+            for host in APP_HOSTS
+        }
+
+    def states(self) -> dict[str, dict[str, str]]:
+        """host -> release -> state, plus 'current'."""
+        out = {}
+        for host, ledger in self.ledgers().items():
+            out[host] = {rid: r["state"] for rid, r in ledger["releases"].items()}
+            out[host]["current"] = ledger["current"]
+        return out
+
+    def current_links(self) -> dict[str, str]:
+        return {h: (self.root / "app" / h / "current").readlink().name for h in APP_HOSTS}
+
+    def host_state(self) -> dict[str, Any]:
+        """Everything a rollback may change; equal before and after means nothing changed."""
+        return {
+            "ledgers": self.ledgers(),
+            "links": self.current_links(),
+            "served": self.served_release(),
+            "upstream": sorted(
+                p.read_text() for p in (self.root / "nginx/conf/upstream.d").glob("*.conf")
+            ),
+        }
+
+    def release_file(self, host: str, release: str) -> Path:
+        return self.root / "app" / host / "releases" / release / "release.json"
+
+    # --- fast reset between tests --------------------------------------------------------
+    def snapshot(self) -> None:
+        """Remember ledgers, current links and upstream entries as they are now."""
+        shutil.rmtree(self._snapshot, ignore_errors=True)
+        for host in APP_HOSTS:
+            dest = self._snapshot / host
+            dest.mkdir(parents=True)
+            shutil.copy2(self.root / "app" / host / "ledger.json", dest / "ledger.json")
+            (dest / "current").write_text(self.current_links()[host])
+            shutil.copytree(self.root / "app" / host / "releases", dest / "releases")
+        shutil.copytree(self.root / "nginx/conf/upstream.d", self._snapshot / "upstream.d")
+
+    def restore(self) -> None:
+        """Put the snapshot back and make every process serve it again."""
+        for host in APP_HOSTS:
+            src, app = self._snapshot / host, self.root / "app" / host
+            shutil.copy2(src / "ledger.json", app / "ledger.json")
+            shutil.rmtree(app / "releases")
+            shutil.copytree(src / "releases", app / "releases")
+            link = app / "current"
+            link.unlink()
+            link.symlink_to(f"releases/{(src / 'current').read_text()}")
+        upstream = self.root / "nginx/conf/upstream.d"
+        shutil.rmtree(upstream)
+        shutil.copytree(self._snapshot / "upstream.d", upstream)
+        self.run_playbook("app_service.yml")
+        subprocess.run(
+            ["nginx", "-s", "reload", "-p", f"{self.root}/nginx/", "-c", "conf/nginx.conf"],
+            check=True,
+        )
+
+    def run_playbook(self, playbook: str, *extra: str) -> subprocess.CompletedProcess[str]:
+        """Plain ansible-playbook, the way AWX or an operator without the CLI runs it."""
+        venv_bin = REPO_ROOT / ".venv" / "bin"
+        env = {**self.env, "PATH": f"{venv_bin}:{self.env.get('PATH', '')}"}
+        return subprocess.run(
+            [
+                str(venv_bin / "ansible-playbook"),
+                "-i",
+                str(REPO_ROOT / "inventories/sandbox/hosts.yml"),
+                str(REPO_ROOT / "playbooks" / playbook),
+                *extra,
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=600,
+        )
