@@ -261,7 +261,15 @@ def verify_approvals(
 
 
 def allowed_signers_path(environment: str) -> Path:
-    return inventories_dir() / environment / "allowed_signers"
+    """Beside the policy; local-only environments keep theirs in the state dir instead.
+
+    Keys generated on one machine for a local environment (sandbox-guarded) must never be
+    committed, so a missing file beside the policy falls back to <state>/signers/<env>/.
+    """
+    beside_policy = inventories_dir() / environment / "allowed_signers"
+    if beside_policy.exists():
+        return beside_policy
+    return state_dir() / "signers" / environment / "allowed_signers"
 
 
 def authorize(

@@ -70,6 +70,23 @@ def main(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
+def guard_options(func: F) -> F:
+    """--approval and --break-glass, shared by every rollback command."""
+    func = click.option(
+        "--break-glass",
+        is_flag=True,
+        help="Run under the policy's break-glass rule; a sign-off is due afterwards.",
+    )(func)
+    return click.option(
+        "--approval",
+        "approvals",
+        multiple=True,
+        type=click.Path(dir_okay=False),
+        metavar="FILE",
+        help="Signed approval (rollbackctl approve); repeat for several approvers.",
+    )(func)
+
+
 def remember_output(func: F) -> F:
     """Let the error handler render a failed run in the format the caller asked for."""
 
@@ -135,17 +152,31 @@ def confirm_or_abort(what: str, yes: bool) -> None:
 )
 @click.option("--check", is_flag=True, help="Show the plan; change nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@guard_options
 @output_option
 @remember_output
-def app(environment: str, target: str | None, check: bool, yes: bool, output: str) -> None:
+def app(
+    environment: str,
+    target: str | None,
+    check: bool,
+    yes: bool,
+    approvals: tuple[str, ...],
+    break_glass: bool,
+    output: str,
+) -> None:
     """Roll the application of ENVIRONMENT back to the last known-good release."""
+    guard = {"approvals": approvals, "break_glass": break_glass}
     if not check and not yes and sys.stdin.isatty():
-        plan = run_rollback("app", environment, target=target, check=True, on_step=_progress)
+        plan = run_rollback(
+            "app", environment, target=target, check=True, on_step=_progress, **guard
+        )
         click.echo(render_text(plan), err=True, nl=False)
         confirm_or_abort(f"roll back app on {environment}: {plan['from']} -> {plan['to']}", yes)
     elif not check:
         confirm_or_abort(f"app rollback on {environment}", yes)
-    result = run_rollback("app", environment, target=target, check=check, on_step=_progress)
+    result = run_rollback(
+        "app", environment, target=target, check=check, on_step=_progress, **guard
+    )
     emit(result, output, render_text)
 
 
@@ -191,3 +222,19 @@ def down(purge: bool, output: str) -> None:
 def status(output: str) -> None:
     """Show the sandbox's URL, database settings and what runs."""
     emit(sandbox.status(), output, _sandbox_text)
+
+
+# Database commands live in their own module; imported last so they can reuse the helpers above.
+from rollbackctl import cli_db  # noqa: E402
+
+cli_db.register(main)
+
+# Approvals, unlock, audit and history.
+from rollbackctl import cli_authz  # noqa: E402
+
+cli_authz.register(main)
+
+# Drill commands: molecule scenarios and their schedule.
+from rollbackctl import cli_drill  # noqa: E402
+
+cli_drill.register(main)

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
+from rollbackctl import errors
 from rollbackctl.environments import get_environment
 from rollbackctl.errors import PreflightError, RunFailedError, UsageError
-from rollbackctl.report import build_result, write_bundle
-from rollbackctl.runner import RunOutcome, Step, run_playbook
+from rollbackctl.report import build_result, operator, write_bundle
+from rollbackctl.runner import RunOutcome, Step, new_run_id, run_playbook
 
 # Rollback type -> playbook. Types land here as their playbooks do.
-PLAYBOOKS = {"app": "app.yml"}
+PLAYBOOKS = {"app": "app.yml", "db": "database.yml", "data-corruption": "data_corruption.yml"}
 # Roles that only look and decide: a failure there means nothing on any host changed.
-PREFLIGHT_ROLES = frozenset({"rollback_gate", "release_select"})
+PREFLIGHT_ROLES = frozenset(
+    {"rollback_authorize", "rollback_gate", "release_select", "app_schema", "backup_select"}
+)
 
 
 def run_rollback(
@@ -24,6 +28,8 @@ def run_rollback(
     check: bool = False,
     on_step: Callable[[Step], None] | None = None,
     extravars: dict[str, Any] | None = None,
+    approvals: Sequence[str | Path] = (),
+    break_glass: bool = False,
 ) -> dict[str, Any]:
     """Run the rollback playbook; return the result document or raise with the one-line cause.
 
@@ -35,11 +41,28 @@ def run_rollback(
             hint=f"available: {', '.join(sorted(PLAYBOOKS))}",
         )
     env = get_environment(environment)
-    extravars = {"rollback_confirmed": not check, **(extravars or {})}
+    run_id = new_run_id()
+    for path in approvals:
+        if not Path(path).is_file():
+            raise UsageError(f"approval file {path} not found", hint="check the path")
+    extravars = {
+        "rollback_confirmed": not check,
+        "rollbackctl_run_id": run_id,
+        "rollback_requester": operator(),
+        # Absolute paths: the playbook runs with the project as its working directory.
+        "rollback_approvals": [str(Path(p).resolve()) for p in approvals],
+        "rollback_break_glass": break_glass,
+        **(extravars or {}),
+    }
     if target:
         extravars["rollback_to"] = target
     outcome = run_playbook(
-        env, PLAYBOOKS[rollback_type], extravars=extravars, check=check, on_step=on_step
+        env,
+        PLAYBOOKS[rollback_type],
+        extravars=extravars,
+        check=check,
+        on_step=on_step,
+        run_id=run_id,
     )
     error = None if outcome.ok else failure_message(outcome)
     result = build_result(
@@ -47,13 +70,16 @@ def run_rollback(
         environment=env.name,
         rollback_type=rollback_type,
         check=check,
-        requested={"to": target},
+        requested={
+            "to": target,
+            "approvals": [str(p) for p in approvals],
+            "break_glass": break_glass,
+        },
         error=error,
     )
     write_bundle(result, outcome.run_dir)
     if error is not None:
-        cls = PreflightError if failed_in_preflight(outcome) else RunFailedError
-        exc = cls(error)
+        exc = error_class(outcome)(error)
         exc.result = result  # type: ignore[attr-defined]
         raise exc
     return result
@@ -68,6 +94,16 @@ def failure_message(outcome: RunOutcome) -> str:
         return f"{outcome.playbook}: {detail} (see {outcome.run_dir})"
     last = failures[-1]
     return last.message.splitlines()[0] if last.message else f"{last.task} failed on {last.host}"
+
+
+def error_class(outcome: RunOutcome) -> type[errors.RollbackError]:
+    """The exit code follows the kind of refusal the playbook reported, else where it failed."""
+    failures = outcome.failures()
+    kind = failures[-1].result.get("failure_kind") if failures else None
+    named = getattr(errors, kind, None) if isinstance(kind, str) else None
+    if isinstance(named, type) and issubclass(named, errors.RollbackError):
+        return named
+    return PreflightError if failed_in_preflight(outcome) else RunFailedError
 
 
 def failed_in_preflight(outcome: RunOutcome) -> bool:

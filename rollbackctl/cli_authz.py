@@ -1,0 +1,163 @@
+"""Commands around authority: approve a rollback, unlock an environment, read the audit trail."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import click
+
+from rollbackctl import guard
+from rollbackctl.approvals import ApprovalPayload, create_approval
+from rollbackctl.audit import AuditLog
+from rollbackctl.cli import emit, guard_options, output_option, remember_output
+from rollbackctl.environments import get_environment
+from rollbackctl.policy import ROLLBACK_TYPES, Request
+from rollbackctl.report import operator
+from rollbackctl.runner import new_run_id
+
+
+@click.command()
+@click.argument("environment")
+@click.argument("rollback_type", metavar="TYPE", type=click.Choice(ROLLBACK_TYPES))
+@click.option("--target", required=True, help="Release or backup id being approved.")
+@click.option("--requester", required=True, help="Who will run the rollback.")
+@click.option("--approver", required=True, help="Your name as in the allowed signers file.")
+@click.option(
+    "--key",
+    "key_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Your SSH private key.",
+)
+@click.option("--valid-for", default=30, show_default=True, help="Minutes until it expires.")
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False))
+@output_option
+@remember_output
+def approve(
+    environment: str,
+    rollback_type: str,
+    target: str,
+    requester: str,
+    approver: str,
+    key_path: str,
+    valid_for: int,
+    out_path: str,
+    output: str,
+) -> None:
+    """Sign an approval for one rollback: environment, type, target, requester, once, until."""
+    get_environment(environment)
+    request = Request(environment, rollback_type, target, requester)
+    payload = ApprovalPayload.new(request, approver, valid_for=timedelta(minutes=valid_for))
+    path = create_approval(payload, key_path, out_path)
+    emit(
+        {"approval": str(path), **payload.to_dict()},
+        output,
+        lambda d: (
+            f"approval {d['approval']}: {d['approver']} approves {d['rollback_type']} "
+            f"rollback of {d['environment']} to {d['target']} by {d['requester']} "
+            f"until {d['expires_at']}\n"
+        ),
+    )
+
+
+@click.command()
+@click.argument("environment")
+@guard_options
+@output_option
+@remember_output
+def unlock(environment: str, approvals: tuple[str, ...], break_glass: bool, output: str) -> None:
+    """Clear ENVIRONMENT's lock; needs the approvals the interrupted rollback needed."""
+    get_environment(environment)
+    held = guard.unlock(environment, requester=operator(), approvals=approvals, run_id=new_run_id())
+    emit(
+        {"environment": environment, "released": held.describe()},
+        output,
+        lambda d: f"unlocked {d['environment']}: released {d['released']}\n",
+    )
+
+
+@click.group()
+def audit() -> None:
+    """The append-only, hash-chained audit log."""
+
+
+@audit.command()
+@output_option
+@remember_output
+def verify(output: str) -> None:
+    """Check the chain: an edited, deleted or reordered entry fails with its line number."""
+    report = AuditLog.default().verify()
+    emit(
+        report.to_dict(),
+        output,
+        lambda d: (
+            f"audit log intact: {d['entries']} entries, head {d['head_seq']} "
+            f"{d['head_hash'][:16]}\n"
+        ),
+    )
+
+
+def _runs(environment: str) -> list[dict[str, Any]]:
+    """One row per run: the attempt and, when it got that far, how it finished."""
+    log = AuditLog.default()
+    pending = {p.run_id: p for p in log.pending_sign_offs()}
+    runs: dict[str, dict[str, Any]] = {}
+    for entry in log.entries(environment):
+        run = runs.setdefault(str(entry.get("run_id")), {"run_id": entry.get("run_id")})
+        if entry.get("event") == "attempt":
+            run.update(
+                type=entry.get("rollback_type"),
+                target=entry.get("target"),
+                requester=entry.get("requester"),
+                approvers=[a.get("approver") for a in entry.get("approvals") or []],
+                started_at=entry.get("started_at"),
+                outcome=entry.get("outcome"),
+                reason=entry.get("reason"),
+                launched_by=entry.get("launched_by"),
+            )
+        elif entry.get("event") == "finished":
+            run.update(outcome=entry.get("outcome"), finished_at=entry.get("finished_at"))
+        elif entry.get("event") == "drill":
+            run.update(
+                type=f"drill {entry.get('scenario')}",
+                outcome=entry.get("outcome"),
+                started_at=entry.get("started_at"),
+            )
+    for run_id, run in runs.items():
+        if run_id in pending:
+            run["sign_off_due"] = pending[run_id].due
+            run["sign_off_overdue"] = pending[run_id].overdue
+    return list(runs.values())
+
+
+def _history_text(document: dict[str, Any]) -> str:
+    lines = []
+    for run in document["runs"]:
+        flag = (
+            "  SIGN-OFF OVERDUE"
+            if run.get("sign_off_overdue")
+            else ("  sign-off due" if run.get("sign_off_due") else "")
+        )
+        lines.append(
+            f"{run.get('started_at') or '?':<26} {run.get('type') or '?':<16} "
+            f"{run.get('outcome') or '?':<10} {run.get('requester') or '':<10} "
+            f"{run.get('target') or '':<14} {run['run_id']}{flag}"
+        )
+        if run.get("outcome") == "refused" and run.get("reason"):
+            lines.append(f"    refused: {run['reason']}")
+    return "\n".join(lines) + ("\n" if lines else "no runs\n")
+
+
+@click.command()
+@click.argument("environment")
+@output_option
+@remember_output
+def history(environment: str, output: str) -> None:
+    """List ENVIRONMENT's rollback runs from the audit log, refused ones included."""
+    emit({"environment": environment, "runs": _runs(environment)}, output, _history_text)
+
+
+def register(group: click.Group) -> None:
+    for command in (approve, unlock, audit, history):
+        group.add_command(command)

@@ -1,0 +1,27 @@
+"""Throwaway SSH signing keys for approvers, made by the tests and never committed."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+NAMESPACE = "rollbackctl-approval"
+
+
+def make_key(directory: Path, name: str) -> Path:
+    key = directory / name
+    if not key.exists():
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key)],
+            check=True,
+        )
+    return key
+
+
+def write_allowed_signers(path: Path, keys: dict[str, Path]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [
+        f'{name} namespaces="{NAMESPACE}" {Path(str(key) + ".pub").read_text().strip()}'
+        for name, key in keys.items()
+    ]
+    path.write_text("\n".join(lines) + "\n")
