@@ -228,8 +228,3 @@ def status(output: str) -> None:
 from rollbackctl import cli_authz  # noqa: E402
 
 cli_authz.register(main)
-
-# Drill commands: molecule scenarios and their schedule.
-from rollbackctl import cli_drill  # noqa: E402
-
-cli_drill.register(main)
