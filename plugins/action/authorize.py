@@ -22,9 +22,12 @@ class ActionModule(ActionBase):
             from rollbackctl import guard
             from rollbackctl.errors import RollbackError
         except ImportError as exc:
-            result.update(failed=True, failure_kind="UsageError",
-                          msg=f"the rollbackctl library is missing on the controller ({exc}); "
-                          "install it in the Python that runs ansible")
+            result.update(
+                failed=True,
+                failure_kind="UsageError",
+                msg=f"the rollbackctl library is missing on the controller ({exc}); "
+                "install it in the Python that runs ansible",
+            )
             return result
         args = self._task.args
         run_id = args.get("run_id") or _new_run_id()
@@ -44,8 +47,9 @@ class ActionModule(ActionBase):
                 launched_by=args.get("launched_by") or None,
             )
         except RollbackError as exc:
-            result.update(failed=True, msg=exc.one_line(), failure_kind=type(exc).__name__,
-                          run_id=run_id)
+            result.update(
+                failed=True, msg=exc.one_line(), failure_kind=type(exc).__name__, run_id=run_id
+            )
             return result
         result.update(outcome, run_id=run_id)
         return result

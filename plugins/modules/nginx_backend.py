@@ -100,8 +100,9 @@ def main():
         else:
             with open(path, "w") as handle:
                 handle.write(previous)
-        module.fail_json(msg=f"nginx -t refused the upstream change, kept the old entry: "
-                         f"{(err or out).strip()}")
+        module.fail_json(
+            msg=f"nginx -t refused the upstream change, kept the old entry: {(err or out).strip()}"
+        )
     rc, out, err = _nginx(module, "-s", "reload")
     if rc != 0:
         module.fail_json(msg=f"nginx reload failed: {(err or out).strip()}", entry=entry)
