@@ -23,6 +23,7 @@ class LockHolder:
     started_at: str
     host: str
     pid: int
+    target: str = ""
 
     def is_stale(self) -> bool:
         """A holder on this machine whose process is gone (or a zombie) will never release."""
@@ -58,7 +59,7 @@ def holder(environment: str) -> LockHolder | None:
 
 
 def acquire(
-    environment: str, *, run_id: str, owner: str, rollback_type: str, pid: int
+    environment: str, *, run_id: str, owner: str, rollback_type: str, pid: int, target: str = ""
 ) -> LockHolder:
     """Take the lock or raise LockedError naming who holds it and what to do."""
     path = lock_path(environment)
@@ -71,6 +72,7 @@ def acquire(
         started_at=datetime.now(UTC).isoformat(timespec="seconds"),
         host=socket.gethostname(),
         pid=pid,
+        target=target,
     )
     try:
         # O_EXCL makes creation the atomic test-and-set: two runs cannot both succeed.

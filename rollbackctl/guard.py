@@ -76,7 +76,12 @@ def authorize_run(
         raise NotAuthorizedError(decision.reason)
     try:
         envlock.acquire(
-            environment, run_id=run_id, owner=requester, rollback_type=rollback_type, pid=pid
+            environment,
+            run_id=run_id,
+            owner=requester,
+            rollback_type=rollback_type,
+            pid=pid,
+            target=target,
         )
     except LockedError as exc:
         audit.append(
@@ -135,7 +140,8 @@ def unlock(
         Request(
             environment=environment,
             rollback_type=rollback_type,
-            target=approved_target(approvals),
+            # The approvals must be for what the interrupted run was authorized to do.
+            target=held.target,
             requester=requester,
         ),
         list(approvals),

@@ -150,7 +150,9 @@ class Sandbox:
             check=True,
         )
 
-    def run_playbook(self, playbook: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    def run_playbook(
+        self, playbook: str, *extra: str, environment: str = "sandbox"
+    ) -> subprocess.CompletedProcess[str]:
         """Plain ansible-playbook, the way AWX or an operator without the CLI runs it."""
         venv_bin = REPO_ROOT / ".venv" / "bin"
         env = {**self.env, "PATH": f"{venv_bin}:{self.env.get('PATH', '')}"}
@@ -158,7 +160,7 @@ class Sandbox:
             [
                 str(venv_bin / "ansible-playbook"),
                 "-i",
-                str(REPO_ROOT / "inventories/sandbox/hosts.yml"),
+                str(REPO_ROOT / "inventories" / environment / "hosts.yml"),
                 str(REPO_ROOT / "playbooks" / playbook),
                 *extra,
             ],
