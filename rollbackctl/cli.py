@@ -172,6 +172,8 @@ def app(
         )
         click.echo(render_text(plan), err=True, nl=False)
         confirm_or_abort(f"roll back app on {environment}: {plan['from']} -> {plan['to']}", yes)
+        # Run what was confirmed, even if the ledger moved while the prompt waited.
+        target = target or plan["to"]
     elif not check:
         confirm_or_abort(f"app rollback on {environment}", yes)
     result = run_rollback(

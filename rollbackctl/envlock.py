@@ -79,8 +79,13 @@ def acquire(
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     except FileExistsError:
         current = holder(environment)
-        if current is not None and current.run_id == run_id:
-            return current  # the same run asking again (a later play) already holds it
+        if (
+            current is not None
+            and current.run_id == run_id
+            and current.pid == pid
+            and current.host == me.host
+        ):
+            return current  # the same process asking again already holds it
         if current is not None and current.is_stale():
             raise LockedError(
                 f"environment {environment} has a stale lock from {current.describe()}: "

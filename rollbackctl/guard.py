@@ -135,6 +135,11 @@ def unlock(
     held = envlock.holder(environment)
     if held is None:
         raise RollbackError(f"environment {environment} is not locked")
+    if not held.is_stale():
+        raise LockedError(
+            f"environment {environment} is locked by {held.describe()}, which is still running",
+            hint="unlock clears only a stale lock; wait for the run to finish",
+        )
     rollback_type = held.rollback_type if held.rollback_type != "unknown" else "full"
     decision = authorize(
         Request(

@@ -4,7 +4,13 @@ import os
 import uuid
 from datetime import UTC, datetime
 
+from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
+from ansible.utils.vars import load_extra_vars
+
+# Where the environment (and so the policy) comes from must be the inventory: an extra var
+# naming a laxer environment would pick that environment's policy.
+ENVIRONMENT_VARS = {"rollbackctl_environment", "rollback_authorize_environment"}
 
 
 def _new_run_id():
@@ -31,6 +37,15 @@ class ActionModule(ActionBase):
             return result
         args = self._task.args
         run_id = args.get("run_id") or _new_run_id()
+        overridden = sorted(ENVIRONMENT_VARS & set(load_extra_vars(self._loader)))
+        if overridden:
+            result.update(
+                failed=True,
+                failure_kind="NotAuthorizedError",
+                msg=f"-e {', '.join(overridden)} refused: the environment comes from the "
+                "inventory; run against that environment's inventory instead",
+            )
+            return result
         try:
             outcome = guard.authorize_run(
                 environment=args["environment"],
@@ -38,7 +53,7 @@ class ActionModule(ActionBase):
                 target=args.get("target") or "",
                 requester=args["requester"],
                 approvals=list(args.get("approvals") or []),
-                break_glass=bool(args.get("break_glass")),
+                break_glass=boolean(args.get("break_glass") or False, strict=True),
                 run_id=run_id,
                 # The worker running this task is a child of the ansible-playbook process;
                 # the lock names that process so a crash is seen as a stale lock.

@@ -7,6 +7,7 @@ classic way a rollback lands on something broken.
 
 import json
 import os
+import shutil
 import tempfile
 
 LEDGER_FORMAT = 1
@@ -23,6 +24,11 @@ def empty():
 
 def load(path):
     if not os.path.exists(path):
+        if os.path.exists(path + ".prev"):
+            raise LedgerError(
+                f"release ledger {path} is missing but {path}.prev exists; restore it from "
+                "the previous copy before going on"
+            )
         return empty()
     try:
         with open(path) as handle:
@@ -50,7 +56,9 @@ def save(path, ledger):
             out.flush()
             os.fsync(out.fileno())
         if os.path.exists(path):
-            os.replace(path, path + ".prev")
+            # Copy, not rename: the ledger must exist at every instant, or a reader in
+            # between would see an empty ledger and lose the history.
+            shutil.copy2(path, path + ".prev")
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

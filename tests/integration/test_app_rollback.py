@@ -35,18 +35,23 @@ def test_rolled_away_release_is_marked_bad_and_kept_on_disk(sandbox: Sandbox) ->
         assert sandbox.release_file(host, BAD).exists()
 
 
-def test_bad_release_is_never_chosen_again(sandbox: Sandbox) -> None:
-    assert sandbox.cli("app", "sandbox", "--yes").code == 0
-    # A newer release goes live unverified; rolling it back must skip the bad one.
-    deployed = sandbox.run_playbook(
-        "deploy.yml", "-e", f"release_deploy_id={NEWER}", "-e", "release_deploy_verify=false"
+def test_release_rolled_away_from_is_never_chosen_again(sandbox: Sandbox) -> None:
+    assert sandbox.cli("app", "sandbox", "--yes").code == 0  # 2026.11.2 -> 2026.11.1
+    # 2026.11.3 passes verification (stable, newest), then gets rolled away from.
+    verified = sandbox.run_playbook("deploy.yml", "-e", f"release_deploy_id={NEWER}")
+    assert verified.returncode == 0, verified.stdout[-2000:]
+    assert sandbox.cli("app", "sandbox", "--yes").code == 0  # 2026.11.3 -> 2026.11.1
+    # The bad 2026.11.2 goes live again; the newest stable-looking candidate is 2026.11.3.
+    redeployed = sandbox.run_playbook(
+        "deploy.yml", "-e", f"release_deploy_id={BAD}", "-e", "release_deploy_verify=false"
     )
-    assert deployed.returncode == 0, deployed.stdout[-2000:]
+    assert redeployed.returncode == 0, redeployed.stdout[-2000:]
 
     result = sandbox.cli("app", "sandbox", "--yes", "--output", "json")
 
     assert result.code == 0, result.stderr
-    assert (result.json()["from"], result.json()["to"]) == (NEWER, GOOD)
+    assert (result.json()["from"], result.json()["to"]) == (BAD, GOOD)
+    assert sandbox.states()["app1"][NEWER] == "bad"
     assert sandbox.served_release() == GOOD
 
 
@@ -206,7 +211,7 @@ def test_malformed_inventory_is_refused(sandbox: Sandbox) -> None:
     from tests.support.sandbox import REPO_ROOT
 
     broken = REPO_ROOT / "inventories" / "broken-inventory-test"
-    broken.mkdir()
+    broken.mkdir(exist_ok=True)  # a killed earlier run may have left it
     try:
         (broken / "hosts.yml").write_text("all:\n  children:\n    app:\n      hosts: [oops\n")
         before = sandbox.host_state()

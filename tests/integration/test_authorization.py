@@ -67,7 +67,7 @@ def approval(
 def run_via(sandbox: Sandbox, via: str, *approvals: Path, extra: tuple[str, ...] = ()):
     """(exit code, the one-line reason) of an app rollback on sandbox-guarded."""
     if via == "cli":
-        args = ["app", ENV, "--yes"]
+        args = ["app", ENV, "--yes", *extra]
         for path in approvals:
             args += ["--approval", str(path)]
         result = sandbox.cli(*args)
@@ -148,12 +148,13 @@ def test_approval_for_another_request_is_refused(
 def test_approval_for_another_target_is_refused(
     guarded: Sandbox, keys: dict[str, Path], via: str
 ) -> None:
-    # The approval names a release; the plan may not pick another one.
+    # Approved: back to 2026.11.3. Asked for: back to 2026.11.1.
     path = approval(guarded, keys, "carol", target="2026.11.3")
+    ask = ("--to", GOOD) if via == "cli" else ("-e", f"rollback_to={GOOD}")
     before = guarded.host_state()
-    code, message = run_via(guarded, via, path)
+    code, message = run_via(guarded, via, path, extra=ask)
     assert code != 0
-    assert "2026.11.3" in message
+    assert f"signed for target 2026.11.3, not {GOOD}" in message
     assert guarded.host_state() == before
 
 
@@ -186,7 +187,7 @@ def test_self_approval_is_refused(guarded: Sandbox, keys: dict[str, Path], via: 
         run = guarded.run_playbook("app.yml", "-e", json.dumps(extravars), environment=ENV)
         code, message = run.returncode, run.stdout + run.stderr
     assert code != 0
-    assert "own" in message or "self" in message
+    assert "lena (requester may not approve their own run)" in message
     assert guarded.host_state() == before
 
 
@@ -327,3 +328,22 @@ def test_history_lists_refused_runs(guarded: Sandbox) -> None:
     runs = guarded.cli("history", ENV, "--output", "json").json()["runs"]
     assert runs[-1]["outcome"] == "refused"
     assert runs[-1]["requester"] == REQUESTER
+
+
+@pytest.mark.parametrize(
+    ("extra", "reason"),
+    [
+        (("-l", "app"), "the preflight (authorization, lock, confirmation) did not run"),
+        (("-l", "app1,localhost"), "leaves out localhost or lb1"),
+        (("-e", "rollbackctl_environment=sandbox"), "-e rollbackctl_environment refused"),
+    ],
+    ids=["limit-skips-preflight", "limit-skips-verification", "environment-override"],
+)
+def test_playbook_options_cannot_skip_the_guard(
+    guarded: Sandbox, keys: dict[str, Path], extra: tuple[str, str], reason: str
+) -> None:
+    before = guarded.host_state()
+    code, message = run_via(guarded, "ansible-playbook", extra=extra)
+    assert code != 0
+    assert reason in message
+    assert guarded.host_state() == before

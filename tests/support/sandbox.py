@@ -58,7 +58,8 @@ class Sandbox:
         return result.json()
 
     def down(self) -> None:
-        self.cli("sandbox", "down", "--purge")
+        result = self.cli("sandbox", "down", "--purge")
+        assert result.code == 0, f"sandbox down left processes running: {result.stderr}"
 
     @property
     def url(self) -> str:
@@ -144,7 +145,8 @@ class Sandbox:
         upstream = self.root / "nginx/conf/upstream.d"
         shutil.rmtree(upstream)
         shutil.copytree(self._snapshot / "upstream.d", upstream)
-        self.run_playbook("app_service.yml")
+        started = self.run_playbook("app_service.yml")
+        assert started.returncode == 0, started.stdout[-2000:]
         subprocess.run(
             ["nginx", "-s", "reload", "-p", f"{self.root}/nginx/", "-c", "conf/nginx.conf"],
             check=True,
