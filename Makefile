@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup demo test lint unit integration drills bench clean sandbox-down
+.PHONY: setup demo test lint unit integration drills bench bench-db clean sandbox-down
 
 setup:
 	@scripts/setup.sh
@@ -13,8 +13,8 @@ setup:
 demo: setup
 	@scripts/demo.sh
 
-## test: everything CI runs: lint, unit, integration
-test: setup lint unit integration
+## test: everything CI runs: lint, unit, integration, drills
+test: setup lint unit integration drills
 
 lint: setup
 	$(BIN)/ruff check rollbackctl plugins tests benchmarks sample_app
@@ -27,8 +27,18 @@ unit: setup
 integration: setup
 	$(BIN)/pytest -q -m integration tests/integration
 
+## drills: Docker engine and drill images (built only when missing), then every molecule drill
+drills: setup
+	scripts/build-images.sh
+	$(BIN)/pytest -q -m drills tests/integration/test_drill_images.py tests/integration/test_drills.py
+
 bench: setup
 	$(BIN)/python benchmarks/app_rollback.py
+
+## bench-db: database rollback vs the runbook's dump/restore on a generated database (~10 min)
+DB_BENCH_MB ?= 1024
+bench-db: setup
+	$(BIN)/python benchmarks/db_rollback.py --size-mb $(DB_BENCH_MB)
 
 sandbox-down: setup
 	$(BIN)/rollbackctl sandbox down

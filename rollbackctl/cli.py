@@ -226,7 +226,17 @@ def status(output: str) -> None:
     emit(sandbox.status(), output, _sandbox_text)
 
 
+# Database commands live in their own module; imported last so they can reuse the helpers above.
+from rollbackctl import cli_db  # noqa: E402
+
+cli_db.register(main)
+
 # Approvals, unlock, audit and history.
 from rollbackctl import cli_authz  # noqa: E402
 
 cli_authz.register(main)
+
+# Drill commands: molecule scenarios and their schedule.
+from rollbackctl import cli_drill  # noqa: E402
+
+cli_drill.register(main)

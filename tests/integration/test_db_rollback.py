@@ -1,0 +1,153 @@
+"""Database rollback on the real sandbox through the real CLI: data back, nothing lost."""
+
+from __future__ import annotations
+
+import shutil
+from typing import Any
+
+import pytest
+
+from tests.support.dbsandbox import DB, DbSandbox
+from tests.support.sandbox import Sandbox
+
+pytestmark = pytest.mark.integration
+
+NEWER = "2026.11.3"  # needs schema 2
+
+
+@pytest.fixture(scope="module")
+def db(sandbox_stack: Sandbox) -> DbSandbox:
+    """The module's sandbox with the good app release live, so the app checklist can pass."""
+    assert sandbox_stack.cli("app", "sandbox", "--yes").code == 0
+    return DbSandbox(sandbox_stack)
+
+
+@pytest.fixture
+def backup(db: DbSandbox) -> dict[str, Any]:
+    """A verified backup, then a user signed up after it."""
+    taken = db.take_backup(verify=True)
+    taken["emails"] = db.emails()
+    db.add_user(f"after-{taken['id'].lower()}@example.com")
+    return taken
+
+
+def unchanged_state(db: DbSandbox) -> dict[str, Any]:
+    return {
+        "databases": db.databases(),
+        "emails": db.emails(),
+        "backups": [b["id"] for b in db.backups()],
+    }
+
+
+def test_db_rollback_brings_back_the_rows_of_the_backup(
+    db: DbSandbox, backup: dict[str, Any]
+) -> None:
+    result = db.cli("db", "sandbox", "--backup", backup["id"], "--yes", "--output", "json")
+
+    assert result.code == 0, result.stderr
+    assert db.emails() == backup["emails"]
+    assert db.row_counts()["products"] == backup["row_counts"]["products"]
+    assert result.json()["to"] == backup["id"]
+
+
+def test_db_rollback_keeps_pre_rollback_copy(db: DbSandbox, backup: dict[str, Any]) -> None:
+    before = db.emails()
+
+    result = db.cli("db", "sandbox", "--backup", backup["id"], "--yes", "--output", "json")
+
+    assert result.code == 0, result.stderr
+    kept = result.json()["database"]["previous_database"]
+    assert kept.startswith("market_pre_")
+    assert db.emails(kept) == before
+
+
+def test_db_rollback_defaults_to_the_latest_verified_backup(
+    db: DbSandbox, backup: dict[str, Any]
+) -> None:
+    db.take_backup()  # newer, but not verified
+
+    result = db.cli("db", "sandbox", "--yes", "--output", "json")
+
+    assert result.code == 0, result.stderr
+    assert result.json()["to"] == backup["id"]
+
+
+def test_db_rollback_reports_safety_backup_and_swap_window(
+    db: DbSandbox, backup: dict[str, Any]
+) -> None:
+    result = db.cli("db", "sandbox", "--backup", backup["id"], "--yes", "--output", "json")
+
+    assert result.code == 0, result.stderr
+    database = result.json()["database"]
+    safety = [b for b in db.backups() if b["id"] == database["safety_backup"]]
+    assert safety and safety[0]["kind"] == "safety"
+    assert 0 < float(database["swap_ms"]) < 5000
+
+
+def test_check_mode_changes_nothing(db: DbSandbox, backup: dict[str, Any]) -> None:
+    before = unchanged_state(db)
+
+    result = db.cli("db", "sandbox", "--backup", backup["id"], "--check", "--output", "json")
+
+    assert result.code == 0, result.stderr
+    assert result.json()["status"] == "planned"
+    assert unchanged_state(db) == before
+
+
+def test_backup_with_one_flipped_byte_is_refused_before_anything_changes(
+    db: DbSandbox, backup: dict[str, Any]
+) -> None:
+    db.flip_byte(backup["id"])
+    before = unchanged_state(db)
+
+    result = db.cli("db", "sandbox", "--backup", backup["id"], "--yes")
+
+    assert result.code == 3
+    assert "does not match its SHA-256" in result.stderr.splitlines()[-1]
+    assert unchanged_state(db) == before
+
+
+def test_unknown_backup_id_is_refused(db: DbSandbox) -> None:
+    before = unchanged_state(db)
+
+    result = db.cli("db", "sandbox", "--backup", "20990101T000000Z-beef", "--yes")
+
+    assert result.code == 3
+    last = result.stderr.splitlines()[-1]
+    assert "unknown backup 20990101T000000Z-beef" in last
+    assert "rollbackctl backups list" in last
+    assert unchanged_state(db) == before
+
+
+def test_missing_backups_are_refused(db: DbSandbox) -> None:
+    hidden = db.backups_dir.with_name("backups-hidden")
+    db.backups_dir.rename(hidden)
+    try:
+        before = db.databases(), db.emails()
+
+        result = db.cli("db", "sandbox", "--yes")
+
+        assert result.code == 3
+        assert "no backup of sandbox exists" in result.stderr.splitlines()[-1]
+        assert (db.databases(), db.emails()) == before
+    finally:
+        shutil.rmtree(db.backups_dir, ignore_errors=True)
+        hidden.rename(db.backups_dir)
+
+
+def test_schema_mismatch_is_refused_naming_the_matching_release(
+    db: DbSandbox, backup: dict[str, Any]
+) -> None:
+    # Last in this module: the app moves to 2026.11.3 and the database to schema 2.
+    deployed = db.sandbox.run_playbook("deploy.yml", "-e", f"release_deploy_id={NEWER}")
+    assert deployed.returncode == 0, deployed.stdout[-2000:]
+    before = unchanged_state(db)
+
+    result = db.cli("db", "sandbox", "--backup", backup["id"], "--yes")
+
+    assert result.code == 3
+    last = result.stderr.splitlines()[-1]
+    assert f"app release {NEWER} needs schema 2" in last
+    assert "roll the app to 2026.11.1 first" in last
+    assert unchanged_state(db) == before
+    assert DB in db.databases()

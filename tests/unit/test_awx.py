@@ -1,0 +1,96 @@
+"""AWX job templates are generated from the roles' argument specs and cannot drift from them."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from rollbackctl import awx
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def template(name: str) -> dict[str, Any]:
+    return yaml.safe_load((REPO_ROOT / "awx" / "job_templates" / f"{name}.yml").read_text())
+
+
+def questions(name: str) -> dict[str, dict[str, Any]]:
+    return {q["variable"]: q for q in template(name)["survey_spec"]["spec"]}
+
+
+def test_committed_templates_match_the_generator() -> None:
+    stale = [str(p.relative_to(REPO_ROOT)) for p in awx.stale(REPO_ROOT)]
+    assert stale == [], "regenerate with: .venv/bin/python -m rollbackctl.awx"
+
+
+def test_every_rollback_playbook_has_a_job_template() -> None:
+    playbooks = {p.stem for p in awx.rollback_playbooks(REPO_ROOT)}
+    generated = {p.stem for p in (REPO_ROOT / "awx" / "job_templates").glob("*.yml")}
+    assert "app" in playbooks
+    assert generated == playbooks
+
+
+def test_templates_point_at_their_playbook() -> None:
+    for playbook in awx.rollback_playbooks(REPO_ROOT):
+        assert template(playbook.stem)["playbook"] == f"playbooks/{playbook.name}"
+
+
+def test_every_survey_asks_for_confirmation_defaulting_to_no() -> None:
+    for playbook in awx.rollback_playbooks(REPO_ROOT):
+        confirmed = questions(playbook.stem)["rollback_confirmed"]
+        assert (confirmed["choices"], confirmed["default"]) == (["false", "true"], "false")
+
+
+def test_app_target_question_comes_from_release_select() -> None:
+    to = questions("app")["rollback_to"]
+    assert to["question_name"] == "Release to roll back to"
+    assert "release_select_to" in to["question_description"]
+    assert (to["type"], to["default"], to["required"]) == ("text", "", False)
+
+
+def test_list_inputs_are_left_to_extra_vars() -> None:
+    app = template("app")
+    assert "rollback_approvals" not in questions("app")
+    assert app["ask_variables_on_launch"] is True
+    assert "rollback_approvals" in app["description"]
+
+
+def test_check_job_type_can_be_chosen_at_launch() -> None:
+    assert template("app")["ask_job_type_on_launch"] is True
+
+
+def test_a_changed_argument_spec_changes_the_survey(tmp_path: Path) -> None:
+    for folder in ("playbooks", "roles"):
+        shutil.copytree(REPO_ROOT / folder, tmp_path / folder, symlinks=True)
+    spec_path = tmp_path / "roles" / "release_select" / "meta" / "argument_specs.yml"
+    specs = yaml.safe_load(spec_path.read_text())
+    specs["argument_specs"]["main"]["options"]["release_select_to"]["description"] = (
+        "Known-good release to go back to."
+    )
+    spec_path.write_text(yaml.safe_dump(specs))
+    generated = awx.generate(tmp_path)
+    app = yaml.safe_load(generated[tmp_path / "awx" / "job_templates" / "app.yml"])
+    to = next(q for q in app["survey_spec"]["spec"] if q["variable"] == "rollback_to")
+    assert to["question_name"] == "Known-good release to go back to"
+
+
+@pytest.mark.parametrize(
+    ("expression", "inputs"),
+    [
+        ("{{ rollback_to | default('') }}", ["rollback_to"]),
+        (
+            "{{ hostvars['localhost'].rollback_target | default(rollback_to | default('')) }}",
+            ["rollback_to"],
+        ),
+        ("{{ rollback_type }}", []),
+        ("{{ app_root }}", []),
+    ],
+)
+def test_inputs_are_top_level_rollback_variables_read_with_a_default(
+    expression: str, inputs: list[str]
+) -> None:
+    assert awx.INPUT_REF.findall(expression) == inputs

@@ -1,0 +1,77 @@
+"""What the database commands show: backup summaries, run stats and restore reports."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+# cli first, as the entry point does: it imports and registers cli_db.
+from rollbackctl import backups, cli, cli_db
+
+
+def test_database_commands_are_registered() -> None:
+    assert {"backup", "backups", "db", "read-only", "data-corruption"} <= set(cli.main.commands)
+
+
+def test_summary_shows_when_a_backup_was_verified() -> None:
+    summary = backups.summarize(
+        {"id": "b1", "verified": True, "verification": {"ok": True, "at": "2026-11-28T03:00"}}
+    )
+
+    assert summary["verified_at"] == "2026-11-28T03:00"
+    assert "verification_error" not in summary
+
+
+def test_summary_shows_why_verification_failed() -> None:
+    summary = backups.summarize(
+        {"id": "b1", "verified": False, "verification": {"ok": False, "detail": "bad SHA-256"}}
+    )
+
+    assert summary["verified_at"] is None
+    assert summary["verification_error"] == "bad SHA-256"
+
+
+def test_run_stats_are_read_back_from_the_job_events(tmp_path: Path) -> None:
+    events = tmp_path / "artifacts" / "ansible" / "job_events"
+    events.mkdir(parents=True)
+    (events / "1-a.json").write_text(json.dumps({"event": "playbook_on_start"}))
+    stats = {"database": {"swap_ms": 3.1}}
+    (events / "9-b.json").write_text(
+        json.dumps({"event": "playbook_on_stats", "event_data": {"artifact_data": stats}})
+    )
+
+    assert backups.run_stats(tmp_path) == stats
+
+
+def test_run_stats_of_a_run_without_events_are_empty(tmp_path: Path) -> None:
+    assert backups.run_stats(tmp_path) == {}
+
+
+def test_backup_list_says_none_when_there_are_no_backups() -> None:
+    text = cli_db._backups_text({"environment": "prod", "backups": []})
+
+    assert text == "backups of prod (newest first):\n  none\n"
+
+
+def test_restore_report_names_the_kept_database_and_the_swap_window() -> None:
+    result = {
+        "type": "db",
+        "environment": "prod",
+        "status": "succeeded",
+        "from": "market_pre_1",
+        "to": "b1",
+        "run_id": "r1",
+        "operator": "ops",
+        "duration_s": 12.0,
+        "hosts": {},
+        "artifacts": "/runs/r1",
+        "database": {"previous_database": "market_pre_1", "swap_ms": 2.5, "safety_backup": "s1"},
+        "corruption": {"before": [{"name": "orders with a negative total", "count": 4}]},
+    }
+
+    text = cli_db._restore_text(result)
+
+    assert "previous database kept as market_pre_1" in text
+    assert "writes held for the swap: 2.5 ms" in text
+    assert "safety backup: s1" in text
+    assert "corruption before: orders with a negative total: 4" in text
