@@ -158,6 +158,31 @@ def history(environment: str, output: str) -> None:
     emit({"environment": environment, "runs": _runs(environment)}, output, _history_text)
 
 
+@click.command(name="sign-off")
+@click.argument("environment")
+@click.argument("run_id")
+@click.option(
+    "--approval",
+    "approvals",
+    multiple=True,
+    required=True,
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Signed approval from a sign-off role for the same run.",
+)
+@output_option
+@remember_output
+def sign_off(environment: str, run_id: str, approvals: tuple[str, ...], output: str) -> None:
+    """Give the after-the-fact sign-off a break-glass RUN_ID owes."""
+    get_environment(environment)
+    entry = guard.sign_off(environment, run_id, approvals=approvals)
+    emit(
+        entry,
+        output,
+        lambda d: f"run {d['run_id']} signed off by {', '.join(d['signed_off_by'])}\n",
+    )
+
+
 def register(group: click.Group) -> None:
-    for command in (approve, unlock, audit, history):
+    for command in (approve, unlock, audit, history, sign_off):
         group.add_command(command)

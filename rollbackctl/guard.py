@@ -10,10 +10,16 @@ from pathlib import Path
 from typing import Any
 
 from rollbackctl import envlock
-from rollbackctl.approvals import NonceStore, authorize, read_approval
+from rollbackctl.approvals import (
+    NonceStore,
+    allowed_signers_path,
+    authorize,
+    read_approval,
+    verify_approvals,
+)
 from rollbackctl.audit import AuditLog, attempt_entry
 from rollbackctl.errors import LockedError, NotAuthorizedError, RollbackError
-from rollbackctl.policy import Request
+from rollbackctl.policy import Request, evaluate_sign_off, load_environment_policy
 
 
 def approved_target(approvals: Sequence[str | Path]) -> str:
@@ -195,3 +201,45 @@ def _refusal(
         "started_at": started.isoformat(timespec="seconds"),
         **context,
     }
+
+
+def sign_off(environment: str, run_id: str, *, approvals: Sequence[str | Path]) -> dict[str, Any]:
+    """Give the after-the-fact sign-off a break-glass run owes; clears its flag in history."""
+    log = AuditLog.default()
+    pending = {p.run_id: p for p in log.pending_sign_offs()}
+    if run_id not in pending:
+        raise RollbackError(
+            f"run {run_id} has no sign-off due in {environment}",
+            hint=f"see 'rollbackctl history {environment}'",
+        )
+    attempt = next(
+        e for e in log.entries(environment) if e.get("run_id") == run_id and e.get("sign_off_due")
+    )
+    request = Request(
+        environment=environment,
+        rollback_type=str(attempt["rollback_type"]),
+        target=str(attempt.get("target") or ""),
+        requester=str(attempt["requester"]),
+        break_glass=True,
+    )
+    now = datetime.now(UTC)
+    store = NonceStore.for_environment(environment)
+    verified, problems = verify_approvals(
+        approvals, allowed_signers_path(environment), request, now, store
+    )
+    decision = evaluate_sign_off(load_environment_policy(environment), request, verified, now)
+    if not decision.allowed:
+        detail = "; ".join([decision.reason, *problems])
+        raise NotAuthorizedError(f"sign-off refused: {detail}")
+    store.consume(decision.nonces, run_id)
+    return log.append(
+        {
+            "event": "sign_off",
+            "run_id": run_id,
+            "environment": environment,
+            "rollback_type": request.rollback_type,
+            "requester": request.requester,
+            "signed_off_by": list(decision.approvers),
+            "overdue": pending[run_id].overdue,
+        }
+    )
