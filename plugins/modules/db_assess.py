@@ -23,27 +23,8 @@ options:
     description: Longest any one query may run.
     type: int
     default: 60000
-  login_host:
-    description: Database server address.
-    type: str
-    default: 127.0.0.1
-  login_port:
-    description: Database server port.
-    type: int
-    default: 5432
-  login_user:
-    description: Role that can read the tables.
-    type: str
-    default: postgres
-  login_password:
-    description: Password of O(login_user).
-    type: str
-    default: ''
-  bin_dir:
-    description: Unused; accepted so all database modules share their connection options.
-    type: path
-    default: /usr/lib/postgresql/15/bin
-requirements: [psycopg >= 3]
+extends_documentation_fragment:
+  - rollbackctl.runbooks.postgres
 author: rollbackctl maintainers
 """
 

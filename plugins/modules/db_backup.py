@@ -74,27 +74,8 @@ options:
     type: str
     choices: ['', dumped]
     default: ''
-  login_host:
-    description: Database server address.
-    type: str
-    default: 127.0.0.1
-  login_port:
-    description: Database server port.
-    type: int
-    default: 5432
-  login_user:
-    description: Role that can read everything in the database (normally a superuser).
-    type: str
-    default: postgres
-  login_password:
-    description: Password of O(login_user); passed to the client binaries in PGPASSWORD.
-    type: str
-    default: ''
-  bin_dir:
-    description: Folder of the PostgreSQL client binaries.
-    type: path
-    default: /usr/lib/postgresql/15/bin
-requirements: [psycopg >= 3]
+extends_documentation_fragment:
+  - rollbackctl.runbooks.postgres
 author: rollbackctl maintainers
 """
 

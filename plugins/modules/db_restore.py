@@ -57,27 +57,8 @@ options:
     type: str
     choices: ['', staging, swap]
     default: ''
-  login_host:
-    description: Database server address.
-    type: str
-    default: 127.0.0.1
-  login_port:
-    description: Database server port.
-    type: int
-    default: 5432
-  login_user:
-    description: Role allowed to create, rename and drop databases (normally a superuser).
-    type: str
-    default: postgres
-  login_password:
-    description: Password of O(login_user); passed to C(pg_restore) in PGPASSWORD.
-    type: str
-    default: ''
-  bin_dir:
-    description: Folder of the PostgreSQL client binaries.
-    type: path
-    default: /usr/lib/postgresql/15/bin
-requirements: [psycopg >= 3]
+extends_documentation_fragment:
+  - rollbackctl.runbooks.postgres
 author: rollbackctl maintainers
 """
 
