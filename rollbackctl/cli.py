@@ -135,6 +135,30 @@ def _progress(step: Step) -> None:
     click.echo(line, err=True)
 
 
+def confirm_and_run(
+    run: Callable[[str | None, bool], dict[str, Any]],
+    *,
+    what: str,
+    target: str | None,
+    check: bool,
+    yes: bool,
+    render: Callable[[dict[str, Any]], str],
+) -> dict[str, Any]:
+    """On a terminal, show the plan first and run exactly what was confirmed.
+
+    run(target, check) runs the playbook. The confirmed target is pinned for the real run,
+    so a ledger or backup list that moved while the prompt waited cannot change it.
+    """
+    if not check and not yes and sys.stdin.isatty():
+        plan = run(target, True)
+        click.echo(render(plan), err=True, nl=False)
+        confirm_or_abort(f"{what}: {plan.get('from') or '?'} -> {plan.get('to') or '?'}", yes)
+        target = target or plan.get("to")
+    elif not check:
+        confirm_or_abort(what, yes)
+    return run(target, check)
+
+
 def confirm_or_abort(what: str, yes: bool) -> None:
     """Ask on a terminal; refuse without one, so a script never rolls back by accident."""
     if yes:
@@ -165,19 +189,21 @@ def app(
     output: str,
 ) -> None:
     """Roll the application of ENVIRONMENT back to the last known-good release."""
-    guard = {"approvals": approvals, "break_glass": break_glass}
-    if not check and not yes and sys.stdin.isatty():
-        plan = run_rollback(
-            "app", environment, target=target, check=True, on_step=_progress, **guard
-        )
-        click.echo(render_text(plan), err=True, nl=False)
-        confirm_or_abort(f"roll back app on {environment}: {plan['from']} -> {plan['to']}", yes)
-        # Run what was confirmed, even if the ledger moved while the prompt waited.
-        target = target or plan["to"]
-    elif not check:
-        confirm_or_abort(f"app rollback on {environment}", yes)
-    result = run_rollback(
-        "app", environment, target=target, check=check, on_step=_progress, **guard
+    result = confirm_and_run(
+        lambda to, plan_only: run_rollback(
+            "app",
+            environment,
+            target=to,
+            check=plan_only,
+            on_step=_progress,
+            approvals=approvals,
+            break_glass=break_glass,
+        ),
+        what=f"app rollback on {environment}",
+        target=target,
+        check=check,
+        yes=yes,
+        render=render_text,
     )
     emit(result, output, render_text)
 

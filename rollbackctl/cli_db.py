@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
@@ -11,7 +10,7 @@ from rollbackctl import backups
 from rollbackctl.cli import (
     EXIT_CODE_HELP,
     _progress,
-    confirm_or_abort,
+    confirm_and_run,
     emit,
     guard_options,
     output_option,
@@ -75,29 +74,21 @@ def _run_restore(
     output: str,
     guard: dict[str, Any],
 ) -> None:
-    what = f"{rollback_type} rollback on {environment}"
-    if not check and not yes and sys.stdin.isatty():
-        plan = backups.run_restore(
+    result = confirm_and_run(
+        lambda backup, plan_only: backups.run_restore(
             rollback_type,
             environment,
-            backup_id=backup_id,
+            backup_id=backup,
             allow_schema_mismatch=allow_schema_mismatch,
-            check=True,
+            check=plan_only,
             on_step=_progress,
             **guard,
-        )
-        click.echo(_restore_text(plan), err=True, nl=False)
-        confirm_or_abort(f"restore backup {plan['to']} on {environment}", yes)
-    elif not check:
-        confirm_or_abort(what, yes)
-    result = backups.run_restore(
-        rollback_type,
-        environment,
-        backup_id=backup_id,
-        allow_schema_mismatch=allow_schema_mismatch,
+        ),
+        what=f"{rollback_type} rollback on {environment}",
+        target=backup_id,
         check=check,
-        on_step=_progress,
-        **guard,
+        yes=yes,
+        render=_restore_text,
     )
     emit(result, output, _restore_text)
 
