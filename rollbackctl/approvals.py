@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from rollbackctl.errors import NotAuthorizedError, PreflightError, UsageError
-from rollbackctl.paths import inventories_dir, state_dir
+from rollbackctl.paths import inventories_dir
 from rollbackctl.policy import (
     PRINCIPAL_RE,
     ROLLBACK_TYPES,
@@ -29,6 +29,7 @@ from rollbackctl.policy import (
     load_environment_policy,
     load_policy,
 )
+from rollbackctl.trust import environment_state_dir
 
 NAMESPACE = "rollbackctl-approval"
 FILE_FORMAT = "rollbackctl-approval/1"
@@ -261,15 +262,16 @@ def verify_approvals(
 
 
 def allowed_signers_path(environment: str) -> Path:
-    """Beside the policy; local-only environments keep theirs in the state dir instead.
+    """Beside the policy; otherwise in the environment's own state dir.
 
     Keys generated on one machine for a local environment (sandbox-guarded) must never be
-    committed, so a missing file beside the policy falls back to <state>/signers/<env>/.
+    committed, so a missing file beside the policy falls back to the state dir the policy
+    names, which no caller's variable can move.
     """
     beside_policy = inventories_dir() / environment / "allowed_signers"
     if beside_policy.exists():
         return beside_policy
-    return state_dir() / "signers" / environment / "allowed_signers"
+    return environment_state_dir(environment) / "signers" / "allowed_signers"
 
 
 def authorize(
@@ -316,7 +318,7 @@ class NonceStore:
 
     @classmethod
     def for_environment(cls, environment: str) -> NonceStore:
-        return cls(state_dir() / "approvals" / f"{environment}.nonces.jsonl")
+        return cls(environment_state_dir(environment) / "approvals" / f"{environment}.nonces.jsonl")
 
     def used(self, nonce: str) -> dict[str, Any] | None:
         """The record of the run that used this nonce, or None if it is still unused."""

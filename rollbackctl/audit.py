@@ -16,6 +16,7 @@ from typing import IO, Any
 from rollbackctl.errors import UsageError, VerificationError
 from rollbackctl.paths import state_dir
 from rollbackctl.policy import Decision
+from rollbackctl.trust import environment_state_dir
 
 GENESIS_HASH = "0" * 64
 RESERVED = ("seq", "ts", "prev_hash", "hash")
@@ -72,6 +73,11 @@ class AuditLog:
     @classmethod
     def default(cls) -> AuditLog:
         return cls(state_dir() / "audit.jsonl")
+
+    @classmethod
+    def for_environment(cls, environment: str) -> AuditLog:
+        """A guarded environment's log lives in its own state dir; the rest share the local one."""
+        return cls(environment_state_dir(environment) / "audit.jsonl")
 
     def append(self, entry: Mapping[str, Any], now: datetime | None = None) -> dict[str, Any]:
         """Add an entry and return it as written (with seq, ts, prev_hash and hash)."""

@@ -23,11 +23,12 @@ from typing import Any
 import yaml
 
 from rollbackctl.paths import project_dir
+from rollbackctl.runbooks import COMMON_INPUTS, RUNBOOK_TYPES
 
 PREFLIGHT = "preflight.yml"
 # The shared preflight's roles read every playbook's common inputs; a playbook's own roles
 # describe an input more precisely (release_select_to says more than rollback_authorize_target).
-PREFLIGHT_ROLES = frozenset({"rollback_authorize", "rollback_gate"})
+PREFLIGHT_ROLES = frozenset({"rollback_authorize"})
 ROLE_TASKS = ("ansible.builtin.import_role", "ansible.builtin.include_role")
 BLOCK_KEYS = ("block", "rescue", "always")
 # A top-level variable read with a default: `rollback_to | default('')`. Attribute access
@@ -135,6 +136,9 @@ def playbook_inputs(playbook: Path, root: Path | None = None) -> list[Input]:
                     known.role in PREFLIGHT_ROLES and use.role not in PREFLIGHT_ROLES
                 ):
                     found[variable] = Input(variable, use.role, option, options[option])
+    for variable, spec in COMMON_INPUTS.items():
+        if variable not in found:
+            found[variable] = Input(variable, "rollback_authorize", variable, dict(spec))
     return list(found.values())
 
 
@@ -191,7 +195,7 @@ def _playbook_summary(playbook: Path) -> str:
 
 
 def _rollback_type(playbook: Path) -> str:
-    return str(_load_yaml(playbook)[0]["vars"]["rollback_type"])
+    return RUNBOOK_TYPES[playbook.name]
 
 
 def job_template(playbook: Path, root: Path | None = None) -> dict[str, Any]:

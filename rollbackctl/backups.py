@@ -9,7 +9,7 @@ from typing import Any
 
 from rollbackctl.environments import get_environment
 from rollbackctl.errors import PreflightError, RollbackError, UsageError, VerificationError
-from rollbackctl.report import write_bundle
+from rollbackctl.report import operator, write_bundle
 from rollbackctl.rollback import failure_message, run_rollback
 from rollbackctl.runner import RunOutcome, Step, run_playbook
 
@@ -105,15 +105,28 @@ def verify_backup(
 
 
 def set_read_only(
-    environment: str, state: str, *, on_step: Callable[[Step], None] | None = None
+    environment: str,
+    state: str,
+    *,
+    on_step: Callable[[Step], None] | None = None,
+    approvals: Sequence[str | Path] = (),
+    break_glass: bool = False,
 ) -> dict[str, Any]:
-    """Switch read-only mode on or off; raises unless the write probe proved the new mode."""
+    """Switch read-only mode on or off; raises unless the write probe proved the new mode.
+
+    Stopping every write is authorized like an emergency stop, inside the playbook run.
+    """
     if state not in ("on", "off"):
         raise UsageError(f"read-only mode must be on or off, not {state!r}")
     env = get_environment(environment)
-    outcome = run_playbook(
-        env, "read_only.yml", extravars={"read_only_state": state}, on_step=on_step
-    )
+    extravars = {
+        "read_only_state": state,
+        "rollback_confirmed": True,
+        "rollback_requester": operator(),
+        "rollback_approvals": [str(Path(p).resolve()) for p in approvals],
+        "rollback_break_glass": break_glass,
+    }
+    outcome = run_playbook(env, "read_only.yml", extravars=extravars, on_step=on_step)
     _raise_failure(outcome, f"read-only {state} on {environment} failed", RollbackError)
     database = outcome.stats.get("database") or {}
     return {

@@ -228,28 +228,41 @@ def _sandbox_text(document: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+env_option = click.option(
+    "--env",
+    "environment",
+    type=click.Choice(sandbox.LOCAL_ENVIRONMENTS),
+    default=sandbox.ENVIRONMENT,
+    show_default=True,
+    help="Which local stack: sandbox-guarded is a stack of its own under the production policy.",
+)
+
+
 @sandbox_group.command()
+@env_option
 @output_option
 @remember_output
-def up(output: str) -> None:
-    """Start the sandbox: good release stable, bad release current."""
-    emit(sandbox.up(), output, _sandbox_text)
+def up(environment: str, output: str) -> None:
+    """Start the stack: good release stable, bad release current; enroll its hosts."""
+    emit(sandbox.up(environment), output, _sandbox_text)
 
 
 @sandbox_group.command()
-@click.option("--purge", is_flag=True, help="Also delete the sandbox's files.")
+@env_option
+@click.option("--purge", is_flag=True, help="Also delete the stack's files.")
 @output_option
 @remember_output
-def down(purge: bool, output: str) -> None:
-    """Stop the sandbox's processes."""
-    emit(sandbox.down(purge=purge), output, _sandbox_text)
+def down(environment: str, purge: bool, output: str) -> None:
+    """Stop the stack's processes (its hosts leave their environment first)."""
+    emit(sandbox.down(environment, purge=purge), output, _sandbox_text)
 
 
 @sandbox_group.command()
+@env_option
 @output_option
-def status(output: str) -> None:
-    """Show the sandbox's URL, database settings and what runs."""
-    emit(sandbox.status(), output, _sandbox_text)
+def status(environment: str, output: str) -> None:
+    """Show the stack's URL, database settings and what runs."""
+    emit(sandbox.status(environment), output, _sandbox_text)
 
 
 # Database commands live in their own module; imported last so they can reuse the helpers above.

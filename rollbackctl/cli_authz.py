@@ -83,11 +83,17 @@ def audit() -> None:
 
 
 @audit.command()
+@click.argument("environment", required=False)
 @output_option
 @remember_output
-def verify(output: str) -> None:
-    """Check the chain: an edited, deleted or reordered entry fails with its line number."""
-    report = AuditLog.default().verify()
+def verify(environment: str | None, output: str) -> None:
+    """Check the chain: an edited, deleted or reordered entry fails with its line number.
+
+    With ENVIRONMENT, the log of that environment (a guarded environment keeps its own, in the
+    state dir its policy names); without, the local log of the embedded environments.
+    """
+    log = AuditLog.for_environment(environment) if environment else AuditLog.default()
+    report = log.verify()
     emit(
         report.to_dict(),
         output,
@@ -100,7 +106,7 @@ def verify(output: str) -> None:
 
 def _runs(environment: str) -> list[dict[str, Any]]:
     """One row per run: the attempt and, when it got that far, how it finished."""
-    log = AuditLog.default()
+    log = AuditLog.for_environment(environment)
     pending = {p.run_id: p for p in log.pending_sign_offs()}
     runs: dict[str, dict[str, Any]] = {}
     for entry in log.entries(environment):

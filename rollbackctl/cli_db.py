@@ -181,12 +181,20 @@ def db(
 @click.command(name="read-only", epilog=EXIT_CODE_HELP)
 @click.argument("environment")
 @click.argument("state", type=click.Choice(["on", "off"]))
+@guard_options
 @output_option
 @remember_output
-def read_only(environment: str, state: str, output: str) -> None:
-    """Switch ENVIRONMENT's database read-only mode on or off, proven by a write probe."""
+def read_only(
+    environment: str, state: str, approvals: tuple[str, ...], break_glass: bool, output: str
+) -> None:
+    """Switch ENVIRONMENT's database read-only mode on or off, proven by a write probe.
+
+    Authorized like an emergency stop (the policy's emergency-stop rule).
+    """
     emit(
-        backups.set_read_only(environment, state, on_step=_progress),
+        backups.set_read_only(
+            environment, state, on_step=_progress, approvals=approvals, break_glass=break_glass
+        ),
         output,
         lambda d: (
             f"read-only {'on' if d['read_only'] else 'off'}: write probe {d['write_probe']}\n"

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from rollbackctl.errors import LockedError
-from rollbackctl.paths import state_dir
+from rollbackctl.grant import process_start
+from rollbackctl.trust import environment_state_dir
 
 
 @dataclass(frozen=True)
@@ -24,16 +25,15 @@ class LockHolder:
     host: str
     pid: int
     target: str = ""
+    # The holder's start time: a pid reused by another process does not keep a lock alive.
+    pid_start: str = ""
 
     def is_stale(self) -> bool:
         """A holder on this machine whose process is gone (or a zombie) will never release."""
         if self.host != socket.gethostname():
             return False
-        try:
-            stat = Path(f"/proc/{self.pid}/stat").read_text()
-        except OSError:
-            return True
-        return stat.rsplit(")", 1)[-1].split()[0] == "Z"
+        started = process_start(self.pid)
+        return not started or bool(self.pid_start and started != self.pid_start)
 
     def describe(self) -> str:
         return (
@@ -43,7 +43,7 @@ class LockHolder:
 
 
 def lock_path(environment: str) -> Path:
-    return state_dir() / "locks" / f"{environment}.lock"
+    return environment_state_dir(environment) / "locks" / f"{environment}.lock"
 
 
 def holder(environment: str) -> LockHolder | None:
@@ -73,6 +73,7 @@ def acquire(
         host=socket.gethostname(),
         pid=pid,
         target=target,
+        pid_start=process_start(pid),
     )
     try:
         # O_EXCL makes creation the atomic test-and-set: two runs cannot both succeed.
@@ -119,14 +120,3 @@ def force_release(environment: str) -> LockHolder | None:
     current = holder(environment)
     lock_path(environment).unlink(missing_ok=True)
     return current
-
-
-def held_by_pid(pid: int) -> list[LockHolder]:
-    """Locks a given process holds on this machine (the callback releases its own at the end)."""
-    directory = state_dir() / "locks"
-    found = []
-    for path in sorted(directory.glob("*.lock")) if directory.exists() else []:
-        current = holder(path.stem)
-        if current and current.pid == pid and current.host == socket.gethostname():
-            found.append(current)
-    return found

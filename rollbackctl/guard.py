@@ -4,12 +4,13 @@ signed approvals, the environment lock, single-use nonces and the audit trail, i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rollbackctl import envlock
+from rollbackctl import envlock, grant
 from rollbackctl.approvals import (
     NonceStore,
     allowed_signers_path,
@@ -18,8 +19,10 @@ from rollbackctl.approvals import (
     verify_approvals,
 )
 from rollbackctl.audit import AuditLog, attempt_entry
-from rollbackctl.errors import LockedError, NotAuthorizedError, RollbackError
+from rollbackctl.errors import LockedError, NotAuthorizedError, PreflightError, RollbackError
 from rollbackctl.policy import Request, evaluate_sign_off, load_environment_policy
+from rollbackctl.runbooks import NAME_RE, check_id, input_problems, playbook_type
+from rollbackctl.trust import is_guarded, list_environments_with_policy
 
 
 def approved_target(approvals: Sequence[str | Path]) -> str:
@@ -56,7 +59,7 @@ def authorize_run(
     is what an operator shows approvers before they sign.
     """
     started = datetime.now(UTC)
-    audit = AuditLog.default()
+    audit = AuditLog.for_environment(environment)
     context = {"launched_by": launched_by, "pid": pid, "check": check}
     request_fields = {
         "environment": environment,
@@ -103,35 +106,274 @@ def authorize_run(
         raise
     try:
         NonceStore.for_environment(environment).consume(decision.nonces, run_id)
+        audit.append(
+            attempt_entry(decision, run_id=run_id, outcome="started", started_at=started, **context)
+        )
     except RollbackError as exc:
+        # Whatever stops the run after the lock was taken (a used nonce, an audit log that
+        # cannot be written) gives the lock back: a refused run never blocks the next one.
         envlock.release(environment, run_id)
-        audit.append(_refusal(run_id, {**request_fields, "target": target}, exc, started, context))
+        with contextlib.suppress(RollbackError):
+            audit.append(
+                _refusal(run_id, {**request_fields, "target": target}, exc, started, context)
+            )
         raise
-    audit.append(
-        attempt_entry(decision, run_id=run_id, outcome="started", started_at=started, **context)
-    )
     return {"target": target, "decision": decision.to_dict()}
 
 
-def finish_runs_of(pid: int, *, failed: bool) -> list[str]:
-    """Record the outcome of the runs a playbook process holds, and release their locks."""
-    finished = []
-    for held in envlock.held_by_pid(pid):
-        AuditLog.default().append(
-            {
-                "event": "finished",
-                "run_id": held.run_id,
-                "environment": held.environment,
-                "rollback_type": held.rollback_type,
-                "requester": held.owner,
-                "outcome": "failed" if failed else "succeeded",
-                "started_at": held.started_at,
-                "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-            }
+def authorize_playbook_run(
+    *,
+    pid: int,
+    playbooks: Sequence[str],
+    cwd: str,
+    cli: Mapping[str, Any],
+    extra_vars: Mapping[str, Any],
+    identities: Mapping[str, str | None],
+    lb_hosts: Sequence[str],
+    check: bool,
+    run_id: str,
+) -> dict[str, Any]:
+    """Everything the authorize step of a runbook decides, from what the launcher cannot fake.
+
+    The environment is the one the hosts carry, the type the playbook's, the inputs raw extra
+    vars checked as data; only when all of that holds do policy and approvals decide. On
+    success this process holds a grant for exactly that environment, type, target and hosts.
+    """
+    started = datetime.now(UTC)
+    environment = _agreed_environment(identities)
+    request = {
+        "environment": environment or "unknown",
+        "rollback_type": "unknown",
+        "target": str(extra_vars.get("rollback_to") or ""),
+        "requester": str(extra_vars.get("rollback_requester") or ""),
+        "break_glass": False,
+    }
+    context = {"pid": pid, "check": check, "launched_by": _launched_by(extra_vars)}
+    try:
+        playbook, rollback_type = playbook_type(playbooks, cwd)
+        request["rollback_type"] = rollback_type
+        _check_run_shape(cli, extra_vars, identities, environment, lb_hosts)
+        if not check and not _true(extra_vars.get("rollback_confirmed")):
+            raise PreflightError(
+                f"{rollback_type} rollback not confirmed",
+                hint="rerun with --yes (ansible-playbook/AWX: -e rollback_confirmed=true) "
+                "or use --check to see the plan",
+            )
+        run_id = check_id(extra_vars.get("rollbackctl_run_id") or run_id, "run id")
+    except RollbackError as exc:
+        if not check:
+            log = AuditLog.for_environment(environment or "unknown")
+            log.append(_refusal(run_id, request, exc, started, context))
+        raise
+    assert environment is not None  # _check_run_shape refused otherwise
+    requester = request["requester"] or context["launched_by"] or "unknown"
+    outcome = authorize_run(
+        environment=environment,
+        rollback_type=rollback_type,
+        target=request["target"],
+        requester=requester,
+        approvals=list(extra_vars.get("rollback_approvals") or []),
+        break_glass=_true(extra_vars.get("rollback_break_glass")),
+        run_id=run_id,
+        pid=pid,
+        check=check,
+        launched_by=context["launched_by"],
+    )
+    grant.write(
+        pid,
+        grant.Grant(
+            environment=environment,
+            rollback_type=rollback_type,
+            target=outcome["target"],
+            run_id=run_id,
+            playbook=playbook,
+            requester=requester,
+            check=check,
+            hosts=sorted(identities),
+        ),
+    )
+    return {**outcome, "run_id": run_id, "environment": environment, "rollback_type": rollback_type}
+
+
+def _agreed_environment(identities: Mapping[str, str | None]) -> str | None:
+    found = {env for env in identities.values() if env}
+    return found.pop() if len(found) == 1 else None
+
+
+def _launched_by(extra_vars: Mapping[str, Any]) -> str:
+    for name in ("awx_user_name", "tower_user_name"):
+        value = extra_vars.get(name)
+        if isinstance(value, str) and NAME_RE.match(value):
+            return value
+    return ""
+
+
+def _true(value: object) -> bool:
+    return value is True or value in ("true", "True", "yes")
+
+
+def _check_run_shape(
+    cli: Mapping[str, Any],
+    extra_vars: Mapping[str, Any],
+    identities: Mapping[str, str | None],
+    environment: str | None,
+    lb_hosts: Sequence[str],
+) -> None:
+    """Refuse every way of running a runbook other than whole, on one environment's hosts."""
+    skipping = [
+        flag
+        for flag, value in (
+            ("--start-at-task", cli.get("start_at_task")),
+            ("--tags", [t for t in cli.get("tags") or () if t != "all"]),
+            ("--skip-tags", list(cli.get("skip_tags") or ())),
+            ("--step", cli.get("step")),
         )
-        envlock.release(held.environment, held.run_id)
-        finished.append(held.run_id)
-    return finished
+        if value
+    ]
+    if skipping:
+        raise NotAuthorizedError(
+            f"{', '.join(skipping)} refused: a runbook runs whole, so no step is skipped",
+            hint="rerun without it; a rerun converges hosts an interrupted run left behind",
+        )
+    inventories = list(cli.get("inventory") or ())
+    if len(inventories) != 1:
+        raise NotAuthorizedError(
+            f"{len(inventories)} inventories given; a run targets one environment's inventory",
+            hint="pass exactly one -i",
+        )
+    problems = input_problems(extra_vars)
+    if problems:
+        raise NotAuthorizedError(problems[0], hint="pass only run inputs, as plain values")
+    unenrolled = sorted(host for host, env in identities.items() if not env)
+    if not identities or unenrolled:
+        raise NotAuthorizedError(
+            f"host {unenrolled[0] if unenrolled else 'list'} carries no environment identity"
+            if unenrolled
+            else "no host's environment identity was read (the preflight did not run)",
+            hint="enroll every host (its identity file names its environment) and run the "
+            "whole runbook",
+        )
+    if environment is None:
+        pairs = ", ".join(f"{h}={e}" for h, e in sorted(identities.items()))
+        raise NotAuthorizedError(
+            f"hosts of several environments in one run ({pairs})",
+            hint="run one environment at a time, with its own inventory",
+        )
+    if environment not in list_environments_with_policy():
+        raise NotAuthorizedError(
+            f"hosts are enrolled in {environment}, which has no policy in this checkout",
+            hint=f"add inventories/{environment}/policy.yml",
+        )
+    missing = [host for host in lb_hosts[:1] if host not in identities]
+    if missing:
+        raise NotAuthorizedError(
+            f"--limit leaves out {missing[0]}, which verifies the run",
+            hint="add it (and localhost) to the limit",
+        )
+
+
+def step_refusal(
+    *,
+    pid: int,
+    host: str,
+    action: str,
+    check_mode: bool,
+    extra_var_names: Sequence[str],
+    inventories: Sequence[str],
+    read_identity: Callable[[], str | None],
+    grant_problem: Callable[[grant.Grant], str | None],
+) -> str | None:
+    """Why a host-changing step may not run here, or None; refusals are audited."""
+    held = grant.read(pid)
+    if held is not None:
+        if host not in held.hosts:
+            problem = (
+                f"{host} is not a host run {held.run_id} was authorized for "
+                f"({held.environment}: {', '.join(held.hosts)})"
+            )
+        elif held.check and not check_mode:
+            problem = f"run {held.run_id} was authorized as a plan (--check); it changes nothing"
+        else:
+            problem = grant_problem(held)
+        if problem:
+            _audit_step_refusal(
+                held.environment, held.rollback_type, held.run_id, host, action, problem
+            )
+        return problem
+    # Outside an authorized run (a helper playbook, or a runbook started mid-way): only
+    # hosts of embedded environments, and hosts not yet enrolled in any, may change.
+    protected = [n for n in extra_var_names if n.startswith(("ansible_", "rollbackctl_"))]
+    if protected or len(inventories) > 1:
+        problem = (
+            f"-e {protected[0]} refused outside an authorized run"
+            if protected
+            else f"{len(inventories)} inventories refused outside an authorized run"
+        )
+        _audit_step_refusal("unknown", "helper", _unauthorized_run(pid), host, action, problem)
+        return f"{problem}; pass one inventory and no connection or identity overrides"
+    known = grant.identities(pid)
+    try:
+        environment = known[host] if host in known else read_identity()
+    except (OSError, ValueError) as exc:
+        return f"cannot read the environment identity of {host}: {exc}"
+    grant.record_identity(pid, host, environment)
+    if environment is None or not is_guarded(environment):
+        return None
+    problem = (
+        f"{host} belongs to {environment}, whose hosts change only in a run its runbook's "
+        "preflight authorized (this step ran without one: a helper playbook, "
+        "--start-at-task, tags)"
+    )
+    _audit_step_refusal(environment, "unknown", _unauthorized_run(pid), host, action, problem)
+    return f"{problem}; run the whole runbook, e.g. 'rollbackctl app {environment}'"
+
+
+def _unauthorized_run(pid: int) -> str:
+    """The id under which a process without a grant is recorded: one row in history per run."""
+    return f"unauthorized-{grant.process_key(pid)}"
+
+
+def _audit_step_refusal(
+    environment: str, rollback_type: str, run_id: str, host: str, action: str, reason: str
+) -> None:
+    AuditLog.for_environment(environment).append(
+        {
+            "event": "attempt",
+            "run_id": run_id,
+            "environment": environment,
+            "rollback_type": rollback_type,
+            "allowed": False,
+            "outcome": "refused",
+            "reason": reason,
+            "host": host,
+            "action": action,
+            "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+    )
+
+
+def finish_run(pid: int, *, failed: bool) -> str | None:
+    """Record the outcome of the run this playbook process holds, and release its lock."""
+    held = grant.remove(pid)
+    grant.prune()
+    if held is None or held.check:
+        return None
+    lock = envlock.holder(held.environment)
+    AuditLog.for_environment(held.environment).append(
+        {
+            "event": "finished",
+            "run_id": held.run_id,
+            "environment": held.environment,
+            "rollback_type": held.rollback_type,
+            "requester": held.requester,
+            "target": held.target,
+            "outcome": "failed" if failed else "succeeded",
+            "started_at": lock.started_at if lock else None,
+            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+    )
+    envlock.release(held.environment, held.run_id)
+    return held.run_id
 
 
 def unlock(
@@ -157,7 +399,7 @@ def unlock(
         ),
         list(approvals),
     )
-    audit = AuditLog.default()
+    audit = AuditLog.for_environment(environment)
     if not decision.allowed:
         audit.append(
             attempt_entry(
@@ -205,7 +447,7 @@ def _refusal(
 
 def sign_off(environment: str, run_id: str, *, approvals: Sequence[str | Path]) -> dict[str, Any]:
     """Give the after-the-fact sign-off a break-glass run owes; clears its flag in history."""
-    log = AuditLog.default()
+    log = AuditLog.for_environment(environment)
     pending = {p.run_id: p for p in log.pending_sign_offs()}
     if run_id not in pending:
         raise RollbackError(

@@ -37,7 +37,16 @@ PRINCIPAL_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
 ROLE_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 _TOP_KEYS = frozenset(
-    {"version", "roles", "escalation", "defaults", "rules", "approval_max_minutes"}
+    {
+        "version",
+        "roles",
+        "escalation",
+        "defaults",
+        "rules",
+        "approval_max_minutes",
+        "guarded",
+        "state_dir",
+    }
 )
 _RULE_KEYS = frozenset(
     {"roles", "approvers", "self_approval", "escalation", "notify", "break_glass"}
@@ -78,6 +87,10 @@ class Policy:
     escalation: Mapping[str, tuple[str, ...]]
     rules: Mapping[str, Rule]
     approval_max_minutes: int = DEFAULT_APPROVAL_MAX_MINUTES
+    # A guarded environment's hosts change only inside an authorized run, and its locks,
+    # nonces, signers and audit log live in state_dir, which no caller can move.
+    guarded: bool = False
+    state_dir: str = ""
 
     def rule_for(self, rollback_type: str) -> Rule:
         check_rollback_type(rollback_type)
@@ -350,6 +363,12 @@ class _Parser:
                 own = self.mapping(raw_rules[rollback_type], where, _RULE_KEYS)
             rules[rollback_type] = self.rule(rollback_type, defaults, own, where, roles)
 
+        guarded = self.boolean(top.get("guarded", False), "guarded")
+        state = top.get("state_dir", "")
+        if guarded and not (isinstance(state, str) and state.strip()):
+            raise self.fail("state_dir", "required for a guarded environment (a path)")
+        if not guarded and state:
+            raise self.fail("state_dir", "only a guarded environment names its state dir")
         return Policy(
             environment=environment,
             source=self.source,
@@ -357,6 +376,8 @@ class _Parser:
             escalation=escalation,
             rules=rules,
             approval_max_minutes=max_minutes,
+            guarded=guarded,
+            state_dir=str(state).strip(),
         )
 
     def roles(self, value: object) -> dict[str, tuple[str, ...]]:

@@ -10,14 +10,14 @@ from rollbackctl import errors
 from rollbackctl.environments import get_environment
 from rollbackctl.errors import PreflightError, RunFailedError, UsageError
 from rollbackctl.report import build_result, operator, write_bundle
+from rollbackctl.runbooks import check_id
 from rollbackctl.runner import RunOutcome, Step, new_run_id, run_playbook
 
 # Rollback type -> playbook. Types land here as their playbooks do.
 PLAYBOOKS = {"app": "app.yml", "db": "database.yml", "data-corruption": "data_corruption.yml"}
+TARGET_NAMES = {"app": "release", "db": "backup", "data-corruption": "backup"}
 # Roles that only look and decide: a failure there means nothing on any host changed.
-PREFLIGHT_ROLES = frozenset(
-    {"rollback_authorize", "rollback_gate", "release_select", "app_schema", "backup_select"}
-)
+PREFLIGHT_ROLES = frozenset({"rollback_authorize", "release_select", "app_schema", "backup_select"})
 
 
 def run_rollback(
@@ -42,6 +42,8 @@ def run_rollback(
         )
     env = get_environment(environment)
     run_id = new_run_id()
+    if target is not None:
+        check_id(target, TARGET_NAMES.get(rollback_type, "target"))
     for path in approvals:
         if not Path(path).is_file():
             raise UsageError(f"approval file {path} not found", hint="check the path")
@@ -54,7 +56,7 @@ def run_rollback(
         "rollback_break_glass": break_glass,
         **(extravars or {}),
     }
-    if target:
+    if target is not None:
         extravars["rollback_to"] = target
     outcome = run_playbook(
         env,

@@ -6,13 +6,15 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import ansible_runner
+import yaml
 
 from rollbackctl.environments import Environment
 from rollbackctl.paths import project_dir, state_dir
@@ -79,16 +81,60 @@ def runs_dir() -> Path:
     return state_dir() / "runs"
 
 
-def _ansible_env() -> dict[str, str]:
+# The caller's environment reaches Ansible only through these names: ANSIBLE_*, PG*, PYTHON*
+# and the like would otherwise pick another config, plugins, callbacks or database.
+PASSED_ENV = ("HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TERM", "TZ", "TMPDIR")
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def ansible_env() -> dict[str, str]:
+    """The whole environment of an ansible-playbook run: fixed, except the stack location."""
     # ansible-runner calls ansible-playbook from PATH: the one beside this interpreter first.
     venv_bin = str(Path(sys.executable).parent)
-    env = {
-        "PATH": venv_bin + os.pathsep + os.environ.get("PATH", ""),
-        "ANSIBLE_CONFIG": str(project_dir() / "ansible.cfg"),
-        "ROLLBACKCTL_STATE_DIR": str(state_dir()),
-        "ANSIBLE_NOCOLOR": "1",
-    }
+    env = {name: os.environ[name] for name in PASSED_ENV if name in os.environ}
+    env.update(
+        {
+            "PATH": venv_bin + os.pathsep + SYSTEM_PATH,
+            "ANSIBLE_CONFIG": str(project_dir() / "ansible.cfg"),
+            # Where the local sandbox stacks are; guarded environments ignore it.
+            "ROLLBACKCTL_STATE_DIR": str(state_dir()),
+            "ANSIBLE_NOCOLOR": "1",
+        }
+    )
     return env
+
+
+@contextmanager
+def controlled_environ(env: dict[str, str]) -> Iterator[None]:
+    """ansible-runner seeds its child's environment from os.environ: make that exactly env."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+class _UnsafeDumper(yaml.SafeDumper):
+    """Every string goes out tagged !unsafe: Ansible then never evaluates it as a template."""
+
+
+def _unsafe_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar("!unsafe", value, style="'")
+
+
+_UnsafeDumper.add_representer(str, _unsafe_str)
+
+
+def write_extravars(run_dir: Path, extravars: dict[str, Any]) -> Path:
+    """Run inputs as data: ansible-runner passes this file with -e @file."""
+    path = run_dir / "env" / "extravars"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.dump(extravars, Dumper=_UnsafeDumper, sort_keys=True))
+    path.chmod(0o600)
+    return path
 
 
 def run_playbook(
@@ -126,20 +172,20 @@ def run_playbook(
 
     started = time.monotonic()
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
-    runner = ansible_runner.run(
-        private_data_dir=str(run_dir),
-        project_dir=str(project_dir()),
-        playbook=str(project_dir() / "playbooks" / playbook),
-        inventory=str(env.inventory),
-        extravars=extravars or {},
-        envvars=_ansible_env(),
-        cmdline="--check" if check else None,
-        ident="ansible",
-        quiet=True,
-        suppress_env_files=True,
-        timeout=timeout,
-        event_handler=handle,
-    )
+    write_extravars(run_dir, extravars or {})
+    with controlled_environ(ansible_env()):
+        runner = ansible_runner.run(
+            private_data_dir=str(run_dir),
+            project_dir=str(project_dir()),
+            playbook=str(project_dir() / "playbooks" / playbook),
+            inventory=str(env.inventory),
+            cmdline="--check" if check else None,
+            ident="ansible",
+            quiet=True,
+            suppress_env_files=True,
+            timeout=timeout,
+            event_handler=handle,
+        )
     _prune_runs()
     return RunOutcome(
         run_id=run_id,

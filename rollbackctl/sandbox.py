@@ -2,6 +2,12 @@
 
 `up` deploys the good release, marks it stable, then deploys the bad one as current, so the
 first thing a newcomer can do is roll it back.
+
+Each local environment (sandbox, and sandbox-guarded: the same stack under the production
+policy) has a stack of its own under <state>/<environment>/. A stack's hosts carry the
+environment's identity in <stack>/identity. A guarded stack is set up while not enrolled (no
+identity yet, so the setup playbooks may change it) and enrolled as its last step; from then
+on its hosts change only inside an authorized run.
 """
 
 from __future__ import annotations
@@ -15,20 +21,47 @@ from pathlib import Path
 from typing import Any
 
 from rollbackctl.environments import get_environment
-from rollbackctl.errors import RollbackError
+from rollbackctl.errors import RollbackError, UsageError
 from rollbackctl.paths import project_dir, state_dir
 from rollbackctl.rollback import failure_message
 from rollbackctl.runner import RunOutcome, run_playbook
+from rollbackctl.trust import is_guarded
 
 ENVIRONMENT = "sandbox"
+LOCAL_ENVIRONMENTS = ("sandbox", "sandbox-guarded")
 GOOD_RELEASE = "2026.11.1"
 BAD_RELEASE = "2026.11.2"
 ARTIFACT_RELEASES = ("2026.11.1", "2026.11.2", "2026.11.3")
 PORT_NAMES = ("app1", "app2", "db1", "lb1")
 
 
-def sandbox_dir() -> Path:
-    return state_dir() / "sandbox"
+def sandbox_dir(environment: str = ENVIRONMENT) -> Path:
+    return state_dir() / environment
+
+
+def identity_file(environment: str = ENVIRONMENT) -> Path:
+    return sandbox_dir(environment) / "identity"
+
+
+def _check_local(environment: str) -> None:
+    if environment not in LOCAL_ENVIRONMENTS:
+        raise UsageError(
+            f"{environment} is not a local sandbox environment",
+            hint=f"choose one of {', '.join(LOCAL_ENVIRONMENTS)}",
+        )
+
+
+def enroll(environment: str) -> None:
+    """Write the stack's identity: from now on its hosts belong to environment."""
+    path = identity_file(environment)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(environment + "\n")
+    tmp.replace(path)
+
+
+def unenroll(environment: str) -> None:
+    identity_file(environment).unlink(missing_ok=True)
 
 
 def _free_port() -> int:
@@ -37,22 +70,23 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _settings() -> dict[str, Any]:
-    path = sandbox_dir() / "sandbox.json"
+def _settings(environment: str) -> dict[str, Any]:
+    path = sandbox_dir(environment) / "sandbox.json"
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def _write_settings() -> dict[str, Any]:
-    settings = _settings()
+def _write_settings(environment: str) -> dict[str, Any]:
+    settings = _settings(environment)
     if not settings:
         settings = {"ports": {name: _free_port() for name in PORT_NAMES}}
-        sandbox_dir().mkdir(parents=True, exist_ok=True)
-        (sandbox_dir() / "sandbox.json").write_text(json.dumps(settings, indent=2) + "\n")
+        folder = sandbox_dir(environment)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "sandbox.json").write_text(json.dumps(settings, indent=2) + "\n")
     return settings
 
 
-def _build_artifacts() -> None:
-    out = sandbox_dir() / "artifacts"
+def _build_artifacts(environment: str) -> None:
+    out = sandbox_dir(environment) / "artifacts"
     out.mkdir(parents=True, exist_ok=True)
     builder = project_dir() / "sample_app" / "build_release.py"
     for release in ARTIFACT_RELEASES:
@@ -65,33 +99,48 @@ def _build_artifacts() -> None:
             )
 
 
-def _run(playbook: str, extravars: dict[str, Any] | None = None) -> RunOutcome:
-    outcome = run_playbook(get_environment(ENVIRONMENT), playbook, extravars=extravars)
+def _run(environment: str, playbook: str, extravars: dict[str, Any] | None = None) -> RunOutcome:
+    outcome = run_playbook(get_environment(environment), playbook, extravars=extravars)
     if not outcome.ok:
         raise RollbackError(f"sandbox: {playbook} failed: {failure_message(outcome)}")
     return outcome
 
 
-def up() -> dict[str, Any]:
-    _write_settings()
-    _build_artifacts()
-    _run("sandbox.yml", {"sandbox_state": "started"})
-    if not (sandbox_dir() / "app" / "app1" / "ledger.json").exists():
-        _run("deploy.yml", {"release_deploy_id": GOOD_RELEASE})
+def up(environment: str = ENVIRONMENT) -> dict[str, Any]:
+    _check_local(environment)
+    guarded = is_guarded(environment)
+    _write_settings(environment)
+    _build_artifacts(environment)
+    # The stack belongs to whoever runs this machine; a guarded one is taken out of its
+    # environment while it is being set up, and enrolled again when it is done.
+    if guarded:
+        unenroll(environment)
+    else:
+        enroll(environment)
+    _run(environment, "sandbox.yml", {"sandbox_state": "started"})
+    if not (sandbox_dir(environment) / "app" / "app1" / "ledger.json").exists():
+        _run(environment, "deploy.yml", {"release_deploy_id": GOOD_RELEASE})
         # The bad release passes deploy without the checklist, as bad releases do in real life.
-        _run("deploy.yml", {"release_deploy_id": BAD_RELEASE, "release_deploy_verify": False})
+        _run(
+            environment,
+            "deploy.yml",
+            {"release_deploy_id": BAD_RELEASE, "release_deploy_verify": False},
+        )
     else:
         # Already deployed: make sure every app host runs its current release.
-        _run("app_service.yml")
-    return status()
+        _run(environment, "app_service.yml")
+    enroll(environment)
+    return status(environment)
 
 
-def down(purge: bool = False) -> dict[str, Any]:
-    if _settings():
-        _run("sandbox.yml", {"sandbox_state": "stopped"})
-    if purge and sandbox_dir().exists():
-        shutil.rmtree(sandbox_dir())
-    return status()
+def down(environment: str = ENVIRONMENT, purge: bool = False) -> dict[str, Any]:
+    _check_local(environment)
+    if _settings(environment):
+        unenroll(environment)
+        _run(environment, "sandbox.yml", {"sandbox_state": "stopped"})
+    if purge and sandbox_dir(environment).exists():
+        shutil.rmtree(sandbox_dir(environment))
+    return status(environment)
 
 
 def _listening(port: int) -> bool:
@@ -102,16 +151,18 @@ def _listening(port: int) -> bool:
         return False
 
 
-def status() -> dict[str, Any]:
-    settings = _settings()
+def status(environment: str = ENVIRONMENT) -> dict[str, Any]:
+    _check_local(environment)
+    settings = _settings(environment)
     ports = settings.get("ports", {})
     current = {}
     for host in ("app1", "app2"):
-        link = sandbox_dir() / "app" / host / "current"
+        link = sandbox_dir(environment) / "app" / host / "current"
         current[host] = Path(link.readlink()).name if link.is_symlink() else None
     return {
-        "environment": ENVIRONMENT,
-        "state_dir": str(sandbox_dir()),
+        "environment": environment,
+        "state_dir": str(sandbox_dir(environment)),
+        "enrolled": identity_file(environment).exists(),
         "configured": bool(settings),
         "url": f"http://127.0.0.1:{ports['lb1']}" if ports else None,
         "database": {

@@ -1,16 +1,18 @@
-"""Authorize a rollback inside the playbook run, with the same library the CLI uses."""
+"""Authorize a runbook run inside the playbook, from what the launcher cannot fake.
+
+The environment comes from the identities the hosts carry (read by the preflight of this same
+process), the rollback type from the playbook file being run, the inputs from the raw extra
+vars, validated as data before anything templates them. The task itself takes no arguments:
+there is nothing for a variable to redirect.
+"""
 
 import os
 import uuid
 from datetime import UTC, datetime
 
-from ansible.module_utils.parsing.convert_bool import boolean
+from ansible import context
 from ansible.plugins.action import ActionBase
 from ansible.utils.vars import load_extra_vars
-
-# Where the environment (and so the policy) comes from must be the inventory: an extra var
-# naming a laxer environment would pick that environment's policy.
-ENVIRONMENT_VARS = {"rollbackctl_environment", "rollback_authorize_environment"}
 
 
 def _new_run_id():
@@ -25,7 +27,7 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         result["changed"] = False
         try:
-            from rollbackctl import guard
+            from rollbackctl import grant, guard
             from rollbackctl.errors import RollbackError
         except ImportError as exc:
             result.update(
@@ -35,36 +37,27 @@ class ActionModule(ActionBase):
                 "install it in the Python that runs ansible",
             )
             return result
-        args = self._task.args
-        run_id = args.get("run_id") or _new_run_id()
-        overridden = sorted(ENVIRONMENT_VARS & set(load_extra_vars(self._loader)))
-        if overridden:
-            result.update(
-                failed=True,
-                failure_kind="NotAuthorizedError",
-                msg=f"-e {', '.join(overridden)} refused: the environment comes from the "
-                "inventory; run against that environment's inventory instead",
-            )
-            return result
+        # The worker running this task is a child of the ansible-playbook process; the grant
+        # and the lock belong to that process.
+        pid = os.getppid()
+        run_id = _new_run_id()
+        groups = (task_vars or {}).get("groups") or {}
         try:
-            outcome = guard.authorize_run(
-                environment=args["environment"],
-                rollback_type=args["rollback_type"],
-                target=args.get("target") or "",
-                requester=args["requester"],
-                approvals=list(args.get("approvals") or []),
-                break_glass=boolean(args.get("break_glass") or False, strict=True),
-                run_id=run_id,
-                # The worker running this task is a child of the ansible-playbook process;
-                # the lock names that process so a crash is seen as a stale lock.
-                pid=os.getppid(),
+            outcome = guard.authorize_playbook_run(
+                pid=pid,
+                playbooks=list(context.CLIARGS.get("args") or ()),
+                cwd=os.getcwd(),
+                cli=dict(context.CLIARGS),
+                extra_vars=load_extra_vars(self._loader),
+                identities=grant.identities(pid),
+                lb_hosts=list(groups.get("lb") or ()),
                 check=bool(self._task.check_mode),
-                launched_by=args.get("launched_by") or None,
+                run_id=run_id,
             )
         except RollbackError as exc:
             result.update(
                 failed=True, msg=exc.one_line(), failure_kind=type(exc).__name__, run_id=run_id
             )
             return result
-        result.update(outcome, run_id=run_id)
+        result.update(outcome)
         return result

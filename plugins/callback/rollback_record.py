@@ -11,10 +11,11 @@ from ansible.plugins.callback import CallbackBase
 DOCUMENTATION = r"""
 name: rollback_record
 type: notification
-short_description: Record a rollback's outcome and release its environment lock
+short_description: Record a rollback's outcome, release its lock and end its grant
 description:
-  - At the end of the playbook, writes the run's outcome to the audit log and releases the
-    environment lock this ansible-playbook process took in the authorize step.
+  - At the end of the playbook, writes the run's outcome to the audit log, releases the
+    environment lock this ansible-playbook process took in the authorize step, and removes
+    the process's grant.
 requirements:
   - the rollbackctl library in the Python that runs ansible
 """
@@ -32,5 +33,6 @@ class CallbackModule(CallbackBase):
         except ImportError:
             return
         failed = any(stats.failures.values()) or any(stats.dark.values())
-        for run_id in guard.finish_runs_of(os.getpid(), failed=failed):
+        run_id = guard.finish_run(os.getpid(), failed=failed)
+        if run_id:
             self._display.vv(f"rollbackctl: run {run_id} recorded, lock released")

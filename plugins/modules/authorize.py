@@ -3,58 +3,40 @@
 
 DOCUMENTATION = r"""
 module: authorize
-short_description: Authorize a rollback by policy and signed approvals, lock the environment
+short_description: Authorize a runbook run by policy and signed approvals, lock the environment
 description:
-  - Runs on the controller. Loads the environment's policy, verifies each signed approval
-    (ssh-keygen -Y verify against the allowed signers beside the policy), and decides.
-  - When allowed, takes the environment lock, consumes the approvals' single-use nonces and
-    writes an audit entry; when refused, writes the audit entry and fails with the reason.
-  - In check mode the decision is returned without locking, consuming or auditing.
-options:
-  environment:
-    description: Environment name.
-    type: str
-    required: true
-  rollback_type:
-    description: Rollback type (app, db, config, infra, third-party, full, emergency-stop).
-    type: str
-    required: true
-  target:
-    description: Release or backup; empty takes the one the approvals name.
-    type: str
-  requester:
-    description: Who asks for the run.
-    type: str
-    required: true
-  approvals:
-    description: Paths of signed approval files on the controller.
-    type: list
-    elements: path
-  break_glass:
-    description: Run under the policy's break-glass rule.
-    type: bool
-    default: false
-  run_id:
-    description: Run id; generated when empty.
-    type: str
-  launched_by:
-    description: The AWX/Tower user that launched the job, recorded in the audit log.
-    type: str
+  - Runs on the controller and takes no options: nothing a variable could redirect.
+  - The environment is the identity every host of the run carries (read by the preflight
+    play of the same ansible-playbook process); hosts of several environments, or a host
+    without one, are refused.
+  - The rollback type is the one of the playbook file being run, never a variable.
+  - Refuses a run that skips steps (C(--start-at-task), C(--tags), C(--skip-tags),
+    C(--step)), names more than one inventory, passes extra vars that are not run inputs,
+    or passes inputs that are not plain values.
+  - Loads the environment's policy, verifies each signed approval (ssh-keygen -Y verify
+    against the allowed signers beside the policy), and decides.
+  - When allowed, takes the environment lock, consumes the approvals' single-use nonces,
+    writes an audit entry and gives this ansible-playbook process the grant that every
+    host-changing step of the collection checks. When refused, writes the audit entry and
+    fails with the reason.
+  - In check mode the decision is returned and a plan-only grant is given; nothing is
+    locked, consumed or audited.
+  - Run inputs (extra vars) are C(rollback_confirmed), C(rollback_to), C(rollback_approvals),
+    C(rollback_request), C(rollback_requester), C(rollback_break_glass),
+    C(rollback_allow_schema_mismatch), C(rollbackctl_run_id), C(read_only_state), and AWX's
+    own C(awx_*) and C(tower_*) variables.
+options: {}
 author: rollbackctl maintainers
 """
 
 EXAMPLES = r"""
 - name: Authorize the rollback
   rollbackctl.runbooks.authorize:
-    environment: production
-    rollback_type: app
-    requester: alice
-    approvals: [/tmp/carol.approval]
 """
 
 RETURN = r"""
 target:
-  description: Target the run is authorized for.
+  description: Target the run is authorized for (empty when the plan chooses it).
   type: str
   returned: success
 decision:
@@ -65,4 +47,12 @@ run_id:
   description: Run id recorded in the lock and the audit log.
   type: str
   returned: always
+environment:
+  description: The environment the hosts are enrolled in.
+  type: str
+  returned: success
+rollback_type:
+  description: The rollback type of the playbook being run.
+  type: str
+  returned: success
 """

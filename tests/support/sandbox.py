@@ -15,6 +15,7 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ROLLBACKCTL = REPO_ROOT / ".venv" / "bin" / "rollbackctl"
 APP_HOSTS = ("app1", "app2")
+FINGERPRINT_TABLES = ("users", "products", "orders", "notifications", "schema_migrations")
 CUSTOMER = {"email": "customer@example.com", "password": "customer-pass"}
 
 
@@ -29,16 +30,40 @@ class CliResult:
 
 
 class Sandbox:
-    """A sandbox stack of its own under state_dir, on free ports."""
+    """A stack of its own for one local environment under state_dir, on free ports."""
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, environment: str = "sandbox") -> None:
         self.state_dir = state_dir
+        self.environment = environment
         self.env = {**os.environ, "ROLLBACKCTL_STATE_DIR": str(state_dir)}
-        self._snapshot = state_dir / "test-snapshot"
+        self._snapshot = state_dir / f"test-snapshot-{environment}"
 
     @property
     def root(self) -> Path:
-        return self.state_dir / "sandbox"
+        return self.state_dir / self.environment
+
+    @property
+    def guarded(self) -> bool:
+        return self.environment != "sandbox"
+
+    @property
+    def trust_dir(self) -> Path:
+        """Where the environment's lock, nonces, signers and audit log live."""
+        if self.guarded:
+            return REPO_ROOT / ".state" / "guarded" / self.environment
+        return self.state_dir
+
+    @property
+    def audit_path(self) -> Path:
+        return self.trust_dir / "audit.jsonl"
+
+    def audit_entries(self) -> list[dict[str, Any]]:
+        path = self.audit_path
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+    def locks(self) -> list[str]:
+        folder = self.trust_dir / "locks"
+        return sorted(p.name for p in folder.glob("*.lock")) if folder.exists() else []
 
     def cli(self, *args: str, stdin: str | None = None, timeout: int = 600) -> CliResult:
         proc = subprocess.run(
@@ -53,17 +78,24 @@ class Sandbox:
         return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
     def up(self) -> dict[str, Any]:
-        result = self.cli("sandbox", "up", "--output", "json")
+        result = self.cli("sandbox", "up", "--env", self.environment, "--output", "json")
         assert result.code == 0, result.stderr
         return result.json()
 
     def down(self) -> None:
-        result = self.cli("sandbox", "down", "--purge")
+        result = self.cli("sandbox", "down", "--env", self.environment, "--purge")
         assert result.code == 0, f"sandbox down left processes running: {result.stderr}"
+
+    def status(self) -> dict[str, Any]:
+        return self.cli("sandbox", "status", "--env", self.environment, "--output", "json").json()
 
     @property
     def url(self) -> str:
-        return self.cli("sandbox", "status", "--output", "json").json()["url"]
+        return self.status()["url"]
+
+    @property
+    def db_port(self) -> int:
+        return int(self.status()["database"]["port"])
 
     # --- what users and operators see -------------------------------------------------
     def request(self, method: str, path: str, body: Any = None, token: str | None = None):
@@ -115,7 +147,35 @@ class Sandbox:
             "upstream": sorted(
                 p.read_text() for p in (self.root / "nginx/conf/upstream.d").glob("*.conf")
             ),
+            "config": {
+                h: (self.root / "app" / h / "shared/app.env").read_text() for h in APP_HOSTS
+            },
+            "database": self.database_fingerprint(),
         }
+
+    def database_fingerprint(self) -> dict[str, Any]:
+        """The databases that exist, the live one's settings, and a checksum of its tables."""
+        import psycopg
+
+        with psycopg.connect(
+            host="127.0.0.1", port=self.db_port, user="postgres", dbname="postgres", autocommit=True
+        ) as conn:
+            databases = sorted(r[0] for r in conn.execute("SELECT datname FROM pg_database"))
+            settings = conn.execute(
+                "SELECT coalesce(array_to_string(s.setconfig, ','), '') FROM pg_database d"
+                " LEFT JOIN pg_db_role_setting s ON s.setdatabase = d.oid AND s.setrole = 0"
+                " WHERE d.datname = 'market'"
+            ).fetchall()
+        tables = {}
+        with psycopg.connect(
+            host="127.0.0.1", port=self.db_port, user="postgres", dbname="market", autocommit=True
+        ) as conn:
+            for table in FINGERPRINT_TABLES:
+                tables[table] = conn.execute(
+                    f"SELECT count(*), md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), ''))"
+                    f" FROM {table} t"
+                ).fetchone()
+        return {"databases": databases, "settings": settings, "tables": tables}
 
     def release_file(self, host: str, release: str) -> Path:
         return self.root / "app" / host / "releases" / release / "release.json"
@@ -145,8 +205,17 @@ class Sandbox:
         upstream = self.root / "nginx/conf/upstream.d"
         shutil.rmtree(upstream)
         shutil.copytree(self._snapshot / "upstream.d", upstream)
-        started = self.run_playbook("app_service.yml")
-        assert started.returncode == 0, started.stdout[-2000:]
+        # The operator of this machine owns the local stack: a guarded one leaves its
+        # environment while the test puts it back, exactly as `sandbox up` does.
+        identity = self.root / "identity"
+        enrolled = identity.read_text() if identity.exists() else None
+        identity.unlink(missing_ok=True)
+        try:
+            started = self.run_playbook("app_service.yml", environment=self.environment)
+            assert started.returncode == 0, started.stdout[-2000:]
+        finally:
+            if enrolled is not None:
+                identity.write_text(enrolled)
         subprocess.run(
             ["nginx", "-s", "reload", "-p", f"{self.root}/nginx/", "-c", "conf/nginx.conf"],
             check=True,

@@ -45,11 +45,16 @@ def test_every_survey_asks_for_confirmation_defaulting_to_no() -> None:
         assert (confirmed["choices"], confirmed["default"]) == (["false", "true"], "false")
 
 
-def test_app_target_question_comes_from_release_select() -> None:
+def test_target_question_is_the_input_the_authorize_step_reads() -> None:
     to = questions("app")["rollback_to"]
-    assert to["question_name"] == "Release to roll back to"
-    assert "release_select_to" in to["question_description"]
+    assert to["question_name"] == "Release or backup to roll back to"
+    assert "rollback_authorize" in to["question_description"]
     assert (to["type"], to["default"], to["required"]) == ("text", "", False)
+
+
+def test_every_runbook_gets_a_template_and_its_type() -> None:
+    assert template("read_only")["name"] == "rollbackctl emergency-stop rollback (read_only.yml)"
+    assert template("database")["name"] == "rollbackctl db rollback (database.yml)"
 
 
 def test_list_inputs_are_left_to_extra_vars() -> None:
@@ -66,16 +71,17 @@ def test_check_job_type_can_be_chosen_at_launch() -> None:
 def test_a_changed_argument_spec_changes_the_survey(tmp_path: Path) -> None:
     for folder in ("playbooks", "roles"):
         shutil.copytree(REPO_ROOT / folder, tmp_path / folder, symlinks=True)
-    spec_path = tmp_path / "roles" / "release_select" / "meta" / "argument_specs.yml"
+    spec_path = tmp_path / "roles" / "backup_select" / "meta" / "argument_specs.yml"
     specs = yaml.safe_load(spec_path.read_text())
-    specs["argument_specs"]["main"]["options"]["release_select_to"]["description"] = (
-        "Known-good release to go back to."
-    )
+    option = specs["argument_specs"]["main"]["options"]["backup_select_allow_schema_mismatch"]
+    option["description"] = "Restore across schema versions."
     spec_path.write_text(yaml.safe_dump(specs))
     generated = awx.generate(tmp_path)
-    app = yaml.safe_load(generated[tmp_path / "awx" / "job_templates" / "app.yml"])
-    to = next(q for q in app["survey_spec"]["spec"] if q["variable"] == "rollback_to")
-    assert to["question_name"] == "Known-good release to go back to"
+    db = yaml.safe_load(generated[tmp_path / "awx" / "job_templates" / "database.yml"])
+    question = next(
+        q for q in db["survey_spec"]["spec"] if q["variable"] == "rollback_allow_schema_mismatch"
+    )
+    assert question["question_name"] == "Restore across schema versions"
 
 
 @pytest.mark.parametrize(

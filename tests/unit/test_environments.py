@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from rollbackctl import paths
 from rollbackctl.environments import get_environment, list_environments
 from rollbackctl.errors import UsageError
 
@@ -19,7 +20,7 @@ GOOD = """all:
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("ROLLBACKCTL_PROJECT_DIR", str(tmp_path))
+    monkeypatch.setattr(paths, "PROJECT_DIR", tmp_path)
     return tmp_path
 
 

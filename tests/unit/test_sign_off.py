@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from rollbackctl import trust
 from rollbackctl.approvals import ApprovalPayload, authorize, create_approval
 from rollbackctl.audit import AuditLog, attempt_entry
 from rollbackctl.cli import main
 from rollbackctl.policy import Request
+from rollbackctl.trust import environment_state_dir
 from tests.support.keys import make_key, write_allowed_signers
 
 ENV = "sandbox-guarded"  # the production policy: on-call may stop traffic alone
@@ -21,9 +23,10 @@ RUN = "20261128T030000Z-abcdef"
 
 @pytest.fixture
 def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("ROLLBACKCTL_STATE_DIR", str(tmp_path))
+    # The guarded environment's trust root is under the checkout; move the checkout's state.
+    monkeypatch.setattr(trust, "PROJECT_DIR", tmp_path)
     keys = {name: make_key(tmp_path, name) for name in ("oscar", "erin")}
-    write_allowed_signers(tmp_path / "signers" / ENV / "allowed_signers", keys)
+    write_allowed_signers(environment_state_dir(ENV) / "signers" / "allowed_signers", keys)
     return tmp_path
 
 
@@ -37,7 +40,7 @@ def break_glass_run(state: Path) -> Request:
     request = Request(ENV, "emergency-stop", "traffic", "oscar", break_glass=True)
     decision = authorize(request, [signed(state, "oscar", request)])
     assert decision.allowed and decision.sign_off_due
-    AuditLog.default().append(
+    AuditLog.for_environment(ENV).append(
         attempt_entry(decision, run_id=RUN, outcome="started", started_at=datetime.now(UTC))
     )
     return request

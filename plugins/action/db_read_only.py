@@ -1,0 +1,9 @@
+"""Run db_read_only only inside a run that may change this host (see plugin_utils/guarded.py)."""
+
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.guarded import (
+    GuardedModuleAction,
+)
+
+
+class ActionModule(GuardedModuleAction):
+    MODULE = "rollbackctl.runbooks.db_read_only"

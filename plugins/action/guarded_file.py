@@ -1,0 +1,9 @@
+"""ansible.builtin.file, run only where the guard allows a change."""
+
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.guarded import (
+    GuardedModuleAction,
+)
+
+
+class ActionModule(GuardedModuleAction):
+    MODULE = "ansible.builtin.file"

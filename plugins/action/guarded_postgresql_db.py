@@ -1,0 +1,9 @@
+"""community.postgresql.postgresql_db, run only where the guard allows a change."""
+
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.guarded import (
+    GuardedModuleAction,
+)
+
+
+class ActionModule(GuardedModuleAction):
+    MODULE = "community.postgresql.postgresql_db"

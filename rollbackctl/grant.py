@@ -1,0 +1,144 @@
+"""The grant: what the authorize step of one ansible-playbook process allowed, and no more.
+
+Every host-changing step of a runbook checks the grant of the process that runs it. A grant
+is written only by the authorize step after policy, approvals and the lock said yes, and it
+is keyed by the ansible-playbook process (pid and start time), so a run that skips that step
+(--start-at-task, tags, a helper playbook) has none, and no variable can give it one.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rollbackctl.paths import controller_dir
+
+
+def process_start(pid: int) -> str:
+    """The kernel's start time of pid (clock ticks since boot); '' when it is gone.
+
+    A pid alone is reused; pid plus start time names one process for the machine's uptime.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    fields = stat.rsplit(")", 1)[-1].split()
+    if fields[0] == "Z":
+        return ""
+    return fields[19]
+
+
+def process_key(pid: int) -> str:
+    return f"{pid}-{process_start(pid)}"
+
+
+def is_alive(pid: int, start: str) -> bool:
+    return bool(start) and process_start(pid) == start
+
+
+@dataclass
+class Grant:
+    environment: str
+    rollback_type: str
+    target: str
+    run_id: str
+    playbook: str
+    requester: str
+    check: bool
+    # Hosts whose environment identity the preflight read: the only hosts the run may change.
+    hosts: list[str]
+    # host -> release it ran when the run planned; the only other release a host may go to.
+    origins: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _path(kind: str, pid: int) -> Path:
+    return controller_dir() / kind / f"{process_key(pid)}.json"
+
+
+@contextmanager
+def _locked(kind: str, pid: int) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Read-modify-write of one process file; forked workers of the same run may race."""
+    path = _path(kind, pid)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_suffix(".lock"), "w") as guard:
+        fcntl.flock(guard, fcntl.LOCK_EX)
+        data = json.loads(path.read_text()) if path.exists() else {}
+        yield path, data
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, sort_keys=True))
+        os.replace(tmp, path)
+
+
+def write(pid: int, grant: Grant) -> None:
+    with _locked("grants", pid) as (_, data):
+        data.clear()
+        data.update(grant.to_dict())
+
+
+def read(pid: int) -> Grant | None:
+    path = _path("grants", pid)
+    try:
+        return Grant(**json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def remove(pid: int) -> Grant | None:
+    grant = read(pid)
+    for kind in ("grants", "identities"):
+        for suffix in (".json", ".lock", ".tmp"):
+            _path(kind, pid).with_suffix(suffix).unlink(missing_ok=True)
+    return grant
+
+
+def record_identity(pid: int, host: str, environment: str | None) -> None:
+    with _locked("identities", pid) as (_, data):
+        data[host] = environment
+
+
+def identities(pid: int) -> dict[str, str | None]:
+    path = _path("identities", pid)
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def prune() -> int:
+    """Drop the files of processes that are gone (a run killed before its end)."""
+    removed = 0
+    for kind in ("grants", "identities"):
+        folder = controller_dir() / kind
+        for path in folder.glob("*.json") if folder.exists() else []:
+            pid, _, start = path.stem.partition("-")
+            if pid.isdigit() and not is_alive(int(pid), start):
+                for suffix in (".json", ".lock", ".tmp"):
+                    path.with_suffix(suffix).unlink(missing_ok=True)
+                removed += 1
+    return removed
+
+
+def bind_plan(pid: int, host: str, origin: str, target: str) -> Grant | None:
+    """Record the release host ran when the run planned, and the plan's target if none was.
+
+    The first plan of a run that named no target fixes it: every later switch must go there,
+    or back to the host's own origin.
+    """
+    with _locked("grants", pid) as (_, data):
+        if not data:
+            return None
+        data.setdefault("origins", {})[host] = origin
+        if not data.get("target"):
+            data["target"] = target
+        return Grant(**data)
