@@ -152,7 +152,13 @@ class VerifiedApproval:
         }
 
 
-def create_approval(payload: ApprovalPayload, key_path: str | Path, out_path: str | Path) -> Path:
+def create_approval(
+    payload: ApprovalPayload,
+    key_path: str | Path,
+    out_path: str | Path,
+    *,
+    namespace: str = NAMESPACE,
+) -> Path:
     """Sign the payload with the approver's SSH key and write the approval document.
 
     key_path may be a private key, or a public key whose private half is in ssh-agent.
@@ -163,7 +169,7 @@ def create_approval(payload: ApprovalPayload, key_path: str | Path, out_path: st
     if payload.expires_at <= payload.issued_at:
         raise UsageError("approval would expire before it is issued")
     proc = _ssh_keygen(
-        ["-Y", "sign", "-f", str(key_path), "-n", NAMESPACE],
+        ["-Y", "sign", "-f", str(key_path), "-n", namespace],
         stdin=payload.canonical(),
         # A passphrase prompt goes to the terminal, so signing must not time out under a human.
         timeout=None,
@@ -208,6 +214,8 @@ def verify_approval(
     expect: Request,
     now: datetime,
     nonce_store: NonceStore,
+    *,
+    namespace: str = NAMESPACE,
 ) -> VerifiedApproval:
     """Check one approval file; raise NotAuthorizedError with a one-line reason if it fails.
 
@@ -218,7 +226,7 @@ def verify_approval(
     name = path.name
     now = now.astimezone(UTC)
     payload, signature = read_approval(path)
-    fingerprint = _verify_signature(name, payload, signature, Path(allowed_signers_path))
+    fingerprint = _verify_signature(name, payload, signature, Path(allowed_signers_path), namespace)
 
     for field_name in ("environment", "rollback_type", "target", "requester"):
         signed, wanted = getattr(payload, field_name), getattr(expect, field_name)
@@ -385,7 +393,7 @@ def _read_nonces(handle: TextIO, path: Path) -> dict[str, dict[str, Any]]:
 
 
 def _verify_signature(
-    name: str, payload: ApprovalPayload, signature: str, allowed_signers: Path
+    name: str, payload: ApprovalPayload, signature: str, allowed_signers: Path, namespace: str
 ) -> str:
     if not allowed_signers.is_file():
         raise UsageError(
@@ -398,7 +406,7 @@ def _verify_signature(
         sig_file.write_text(signature, encoding="utf-8")
         # -I binds the check to the payload's approver: a valid signature by anyone else fails.
         verify = ["-Y", "verify", "-f", str(allowed_signers), "-I", payload.approver]
-        proc = _ssh_keygen([*verify, "-n", NAMESPACE, "-s", str(sig_file)], payload.canonical())
+        proc = _ssh_keygen([*verify, "-n", namespace, "-s", str(sig_file)], payload.canonical())
         if proc.returncode == 0:
             found = _FINGERPRINT_RE.search(proc.stdout.decode("utf-8", "replace"))
             return found.group(1) if found else ""

@@ -10,8 +10,8 @@ from typing import Any
 from rollbackctl.environments import get_environment
 from rollbackctl.errors import PreflightError, RollbackError, UsageError, VerificationError
 from rollbackctl.report import operator, write_bundle
-from rollbackctl.rollback import failure_message, run_rollback
-from rollbackctl.runner import RunOutcome, Step, run_playbook
+from rollbackctl.rollback import failure_message, run_rollback, sign_run_request
+from rollbackctl.runner import RunOutcome, Step, new_run_id, run_playbook
 
 LIST_TASK = "List the backups"
 BACKUP_TASK = "Back up the database"
@@ -111,6 +111,7 @@ def set_read_only(
     on_step: Callable[[Step], None] | None = None,
     approvals: Sequence[str | Path] = (),
     break_glass: bool = False,
+    key: str | Path | None = None,
 ) -> dict[str, Any]:
     """Switch read-only mode on or off; raises unless the write probe proved the new mode.
 
@@ -126,7 +127,16 @@ def set_read_only(
         "rollback_approvals": [str(Path(p).resolve()) for p in approvals],
         "rollback_break_glass": break_glass,
     }
-    outcome = run_playbook(env, "read_only.yml", extravars=extravars, on_step=on_step)
+    run_id = new_run_id()
+    if key:
+        extravars["rollback_request"] = str(
+            sign_run_request(
+                run_id, env.name, "emergency-stop", extravars["rollback_requester"], key
+            )
+        )
+    outcome = run_playbook(
+        env, "read_only.yml", extravars=extravars, on_step=on_step, run_id=run_id
+    )
     _raise_failure(outcome, f"read-only {state} on {environment} failed", RollbackError)
     database = outcome.stats.get("database") or {}
     return {
@@ -149,6 +159,7 @@ def run_restore(
     extravars: dict[str, Any] | None = None,
     approvals: Sequence[str | Path] = (),
     break_glass: bool = False,
+    key: str | Path | None = None,
 ) -> dict[str, Any]:
     """Run the db or data-corruption playbook; the result adds the database facts of the run."""
     if rollback_type not in ("db", "data-corruption"):
@@ -166,6 +177,7 @@ def run_restore(
             extravars=extravars,
             approvals=approvals,
             break_glass=break_glass,
+            key=key,
         )
     except (PreflightError, RollbackError) as exc:
         failed = getattr(exc, "result", None)

@@ -71,7 +71,16 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 
 def guard_options(func: F) -> F:
-    """--approval and --break-glass, shared by every rollback command."""
+    """--approval, --break-glass and --key, shared by every rollback command."""
+    func = click.option(
+        "--key",
+        type=click.Path(dir_okay=False),
+        envvar="ROLLBACKCTL_KEY",
+        metavar="FILE",
+        help="Your SSH key (or its .pub, the key in ssh-agent), listed in the environment's "
+        "allowed_signers: signs the request that proves who asks. Needed for guarded "
+        "environments. [env: ROLLBACKCTL_KEY]",
+    )(func)
     func = click.option(
         "--break-glass",
         is_flag=True,
@@ -186,6 +195,7 @@ def app(
     yes: bool,
     approvals: tuple[str, ...],
     break_glass: bool,
+    key: str | None,
     output: str,
 ) -> None:
     """Roll the application of ENVIRONMENT back to the last known-good release."""
@@ -198,6 +208,7 @@ def app(
             on_step=_progress,
             approvals=approvals,
             break_glass=break_glass,
+            key=key,
         ),
         what=f"app rollback on {environment}",
         target=target,

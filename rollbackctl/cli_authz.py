@@ -8,12 +8,13 @@ from typing import Any
 import click
 
 from rollbackctl import guard
-from rollbackctl.approvals import ApprovalPayload, create_approval
+from rollbackctl.approvals import ApprovalPayload, create_approval, read_approval
 from rollbackctl.audit import AuditLog
 from rollbackctl.cli import emit, guard_options, output_option, remember_output
 from rollbackctl.environments import get_environment
 from rollbackctl.policy import ROLLBACK_TYPES, Request
 from rollbackctl.report import operator
+from rollbackctl.requests import sign_request
 from rollbackctl.runner import new_run_id
 
 
@@ -63,13 +64,71 @@ def approve(
 
 @click.command()
 @click.argument("environment")
+@click.argument("rollback_type", metavar="TYPE", type=click.Choice(ROLLBACK_TYPES))
+@click.option("--target", default="", help="Release or backup id; empty: what the approvals say.")
+@click.option(
+    "--requester", default=None, help="Your name as in the allowed signers file (default: you)."
+)
+@click.option(
+    "--key",
+    "key_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Your SSH key (or its .pub, the key in ssh-agent).",
+)
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False))
+@output_option
+@remember_output
+def request(
+    environment: str,
+    rollback_type: str,
+    target: str,
+    requester: str | None,
+    key_path: str,
+    out_path: str,
+    output: str,
+) -> None:
+    """Sign a run request: proves who asks, for AWX or plain ansible-playbook runs.
+
+    Pass it as -e rollback_request=FILE; it is good for one run within 15 minutes.
+    """
+    get_environment(environment)
+    path = sign_request(
+        environment=environment,
+        rollback_type=rollback_type,
+        requester=requester or operator(),
+        key=key_path,
+        out=out_path,
+        target=target,
+    )
+    payload, _ = read_approval(path)
+    emit(
+        {"request": str(path), **payload.to_dict()},
+        output,
+        lambda d: (
+            f"request {d['request']}: {d['requester']} asks for a {d['rollback_type']} "
+            f"rollback of {d['environment']} until {d['expires_at']}\n"
+        ),
+    )
+
+
+@click.command()
+@click.argument("environment")
 @guard_options
 @output_option
 @remember_output
-def unlock(environment: str, approvals: tuple[str, ...], break_glass: bool, output: str) -> None:
+def unlock(
+    environment: str,
+    approvals: tuple[str, ...],
+    break_glass: bool,
+    key: str | None,
+    output: str,
+) -> None:
     """Clear ENVIRONMENT's lock; needs the approvals the interrupted rollback needed."""
     get_environment(environment)
-    held = guard.unlock(environment, requester=operator(), approvals=approvals, run_id=new_run_id())
+    held = guard.unlock(
+        environment, requester=operator(), approvals=approvals, run_id=new_run_id(), key=key
+    )
     emit(
         {"environment": environment, "released": held.describe()},
         output,
@@ -190,5 +249,5 @@ def sign_off(environment: str, run_id: str, approvals: tuple[str, ...], output: 
 
 
 def register(group: click.Group) -> None:
-    for command in (approve, unlock, audit, history, sign_off):
+    for command in (approve, request, unlock, audit, history, sign_off):
         group.add_command(command)

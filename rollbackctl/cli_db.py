@@ -169,12 +169,13 @@ def db(
     yes: bool,
     approvals: tuple[str, ...],
     break_glass: bool,
+    key: str | None,
     output: str,
 ) -> None:
     """Roll ENVIRONMENT's database back to a backup, keeping the current one."""
     if backup_id and latest_verified:
         raise click.UsageError("pass --backup or --latest-verified, not both")
-    guard = {"approvals": approvals, "break_glass": break_glass}
+    guard = {"approvals": approvals, "break_glass": break_glass, "key": key}
     _run_restore("db", environment, backup_id, allow_schema_mismatch, check, yes, output, guard)
 
 
@@ -185,7 +186,12 @@ def db(
 @output_option
 @remember_output
 def read_only(
-    environment: str, state: str, approvals: tuple[str, ...], break_glass: bool, output: str
+    environment: str,
+    state: str,
+    approvals: tuple[str, ...],
+    break_glass: bool,
+    key: str | None,
+    output: str,
 ) -> None:
     """Switch ENVIRONMENT's database read-only mode on or off, proven by a write probe.
 
@@ -193,7 +199,12 @@ def read_only(
     """
     emit(
         backups.set_read_only(
-            environment, state, on_step=_progress, approvals=approvals, break_glass=break_glass
+            environment,
+            state,
+            on_step=_progress,
+            approvals=approvals,
+            break_glass=break_glass,
+            key=key,
         ),
         output,
         lambda d: (
@@ -219,10 +230,11 @@ def data_corruption(
     yes: bool,
     approvals: tuple[str, ...],
     break_glass: bool,
+    key: str | None,
     output: str,
 ) -> None:
     """Read-only mode, assess, restore the last verified backup, verify, leave read-only."""
-    guard = {"approvals": approvals, "break_glass": break_glass}
+    guard = {"approvals": approvals, "break_glass": break_glass, "key": key}
     _run_restore(
         "data-corruption", environment, backup_id, allow_schema_mismatch, check, yes, output, guard
     )

@@ -5,6 +5,7 @@ signed approvals, the environment lock, single-use nonces and the audit trail, i
 from __future__ import annotations
 
 import contextlib
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +22,7 @@ from rollbackctl.approvals import (
 from rollbackctl.audit import AuditLog, attempt_entry
 from rollbackctl.errors import LockedError, NotAuthorizedError, PreflightError, RollbackError
 from rollbackctl.policy import Request, evaluate_sign_off, load_environment_policy
+from rollbackctl.requests import sign_request, verify_request
 from rollbackctl.runbooks import NAME_RE, check_id, input_problems, playbook_type
 from rollbackctl.trust import is_guarded, list_environments_with_policy
 
@@ -52,6 +54,8 @@ def authorize_run(
     pid: int,
     check: bool = False,
     launched_by: str | None = None,
+    request_nonces: Sequence[str] = (),
+    requester_proof: str = "claim",
 ) -> dict[str, Any]:
     """Decide, lock and record; raise NotAuthorizedError or LockedError with a one-line reason.
 
@@ -60,7 +64,12 @@ def authorize_run(
     """
     started = datetime.now(UTC)
     audit = AuditLog.for_environment(environment)
-    context = {"launched_by": launched_by, "pid": pid, "check": check}
+    context = {
+        "launched_by": launched_by,
+        "pid": pid,
+        "check": check,
+        "requester_proof": requester_proof,
+    }
     request_fields = {
         "environment": environment,
         "rollback_type": rollback_type,
@@ -105,7 +114,7 @@ def authorize_run(
         )
         raise
     try:
-        NonceStore.for_environment(environment).consume(decision.nonces, run_id)
+        NonceStore.for_environment(environment).consume([*decision.nonces, *request_nonces], run_id)
         audit.append(
             attempt_entry(decision, run_id=run_id, outcome="started", started_at=started, **context)
         )
@@ -160,13 +169,16 @@ def authorize_playbook_run(
                 "or use --check to see the plan",
             )
         run_id = check_id(extra_vars.get("rollbackctl_run_id") or run_id, "run id")
+        assert environment is not None  # _check_run_shape refused otherwise
+        requester, proof, nonces = _proven_requester(
+            environment, rollback_type, extra_vars, context["launched_by"], check
+        )
+        request["requester"] = requester
     except RollbackError as exc:
         if not check:
             log = AuditLog.for_environment(environment or "unknown")
             log.append(_refusal(run_id, request, exc, started, context))
         raise
-    assert environment is not None  # _check_run_shape refused otherwise
-    requester = request["requester"] or context["launched_by"] or "unknown"
     outcome = authorize_run(
         environment=environment,
         rollback_type=rollback_type,
@@ -178,6 +190,8 @@ def authorize_playbook_run(
         pid=pid,
         check=check,
         launched_by=context["launched_by"],
+        request_nonces=nonces,
+        requester_proof=proof,
     )
     grant.write(
         pid,
@@ -193,6 +207,47 @@ def authorize_playbook_run(
         ),
     )
     return {**outcome, "run_id": run_id, "environment": environment, "rollback_type": rollback_type}
+
+
+def _proven_requester(
+    environment: str,
+    rollback_type: str,
+    extra_vars: Mapping[str, Any],
+    launched_by: str,
+    check: bool,
+) -> tuple[str, str, list[str]]:
+    """(requester, how it is proven, nonces to consume) for this run.
+
+    A signed run request proves the requester anywhere. Without one, a guarded environment
+    accepts only the user AWX authenticated, and only where its policy says AWX launches the
+    runs, and refuses everything else. Embedded environments, and plans (check mode, which
+    lock and consume nothing), take the requester as a claim.
+    """
+    path = extra_vars.get("rollback_request")
+    if path:
+        verified = verify_request(
+            str(path),
+            environment=environment,
+            rollback_type=rollback_type,
+            target=str(extra_vars.get("rollback_to") or ""),
+        )
+        claimed = extra_vars.get("rollback_requester")
+        if claimed and claimed != verified.payload.requester:
+            raise NotAuthorizedError(
+                f"run request is signed by {verified.payload.requester}, "
+                f"not the requester {claimed}"
+            )
+        return verified.payload.requester, "signature", [verified.payload.nonce]
+    claim = str(extra_vars.get("rollback_requester") or "")
+    policy = load_environment_policy(environment)
+    if not policy.guarded or check:
+        return claim or launched_by or "unknown", "claim", []
+    if policy.awx_requester and launched_by:
+        return launched_by, "awx", []
+    raise NotAuthorizedError(
+        f"{environment} needs a proven requester: a run request signed with your SSH key",
+        hint="pass --key (the CLI signs it) or -e rollback_request=FILE from 'rollbackctl request'",
+    )
 
 
 def _agreed_environment(identities: Mapping[str, str | None]) -> str | None:
@@ -377,9 +432,17 @@ def finish_run(pid: int, *, failed: bool) -> str | None:
 
 
 def unlock(
-    environment: str, *, requester: str, approvals: Sequence[str | Path], run_id: str
+    environment: str,
+    *,
+    requester: str,
+    approvals: Sequence[str | Path],
+    run_id: str,
+    key: str | Path | None = None,
 ) -> envlock.LockHolder:
-    """Clear a lock; needs the same authority as the rollback it interrupts."""
+    """Clear a lock; needs the same authority as the rollback it interrupts.
+
+    In a guarded environment the requester proves who they are with key, as for a run.
+    """
     held = envlock.holder(environment)
     if held is None:
         raise RollbackError(f"environment {environment} is not locked")
@@ -389,6 +452,27 @@ def unlock(
             hint="unlock clears only a stale lock; wait for the run to finish",
         )
     rollback_type = held.rollback_type if held.rollback_type != "unknown" else "full"
+    request_nonces: list[str] = []
+    if is_guarded(environment):
+        if not key:
+            raise NotAuthorizedError(
+                f"unlocking {environment} needs a proven requester",
+                hint="pass --key (your SSH key in the environment's allowed_signers)",
+            )
+        with tempfile.TemporaryDirectory(prefix="rollbackctl-unlock-") as tmp:
+            signed = sign_request(
+                environment=environment,
+                rollback_type=rollback_type,
+                requester=requester,
+                key=key,
+                out=Path(tmp) / "request.json",
+                target=held.target,
+            )
+            proven = verify_request(
+                signed, environment=environment, rollback_type=rollback_type, target=held.target
+            )
+        requester = proven.payload.requester
+        request_nonces.append(proven.payload.nonce)
     decision = authorize(
         Request(
             environment=environment,
@@ -411,7 +495,7 @@ def unlock(
             )
         )
         raise NotAuthorizedError(f"unlock refused: {decision.reason}")
-    NonceStore.for_environment(environment).consume(decision.nonces, run_id)
+    NonceStore.for_environment(environment).consume([*decision.nonces, *request_nonces], run_id)
     envlock.force_release(environment)
     audit.append(
         attempt_entry(

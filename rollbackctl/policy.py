@@ -46,6 +46,7 @@ _TOP_KEYS = frozenset(
         "approval_max_minutes",
         "guarded",
         "state_dir",
+        "awx_requester",
     }
 )
 _RULE_KEYS = frozenset(
@@ -91,6 +92,8 @@ class Policy:
     # nonces, signers and audit log live in state_dir, which no caller can move.
     guarded: bool = False
     state_dir: str = ""
+    # True where AWX launches the runs: the user AWX authenticated is a proven requester.
+    awx_requester: bool = False
 
     def rule_for(self, rollback_type: str) -> Rule:
         check_rollback_type(rollback_type)
@@ -378,6 +381,7 @@ class _Parser:
             approval_max_minutes=max_minutes,
             guarded=guarded,
             state_dir=str(state).strip(),
+            awx_requester=self.boolean(top.get("awx_requester", False), "awx_requester"),
         )
 
     def roles(self, value: object) -> dict[str, tuple[str, ...]]:

@@ -10,8 +10,9 @@ from rollbackctl import errors
 from rollbackctl.environments import get_environment
 from rollbackctl.errors import PreflightError, RunFailedError, UsageError
 from rollbackctl.report import build_result, operator, write_bundle
+from rollbackctl.requests import sign_request
 from rollbackctl.runbooks import check_id
-from rollbackctl.runner import RunOutcome, Step, new_run_id, run_playbook
+from rollbackctl.runner import RunOutcome, Step, new_run_id, run_playbook, runs_dir
 
 # Rollback type -> playbook. Types land here as their playbooks do.
 PLAYBOOKS = {"app": "app.yml", "db": "database.yml", "data-corruption": "data_corruption.yml"}
@@ -30,10 +31,12 @@ def run_rollback(
     extravars: dict[str, Any] | None = None,
     approvals: Sequence[str | Path] = (),
     break_glass: bool = False,
+    key: str | Path | None = None,
 ) -> dict[str, Any]:
     """Run the rollback playbook; return the result document or raise with the one-line cause.
 
-    The raised error carries the result document as .result so callers can still render it.
+    With key, the run carries a request signed with it, which proves who asks. The raised
+    error carries the result document as .result so callers can still render it.
     """
     if rollback_type not in PLAYBOOKS:
         raise UsageError(
@@ -58,6 +61,12 @@ def run_rollback(
     }
     if target is not None:
         extravars["rollback_to"] = target
+    if key and not check:
+        extravars["rollback_request"] = str(
+            sign_run_request(
+                run_id, env.name, rollback_type, extravars["rollback_requester"], key, target
+            )
+        )
     outcome = run_playbook(
         env,
         PLAYBOOKS[rollback_type],
@@ -85,6 +94,27 @@ def run_rollback(
         exc.result = result  # type: ignore[attr-defined]
         raise exc
     return result
+
+
+def sign_run_request(
+    run_id: str,
+    environment: str,
+    rollback_type: str,
+    requester: str,
+    key: str | Path,
+    target: str | None = None,
+) -> Path:
+    """The requester's signed request for this run, kept with the run's evidence."""
+    folder = runs_dir() / run_id
+    folder.mkdir(parents=True, exist_ok=True)
+    return sign_request(
+        environment=environment,
+        rollback_type=rollback_type,
+        requester=requester,
+        key=key,
+        out=folder / "request.json",
+        target=target or "",
+    )
 
 
 def failure_message(outcome: RunOutcome) -> str:

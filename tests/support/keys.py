@@ -5,7 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-NAMESPACE = "rollbackctl-approval"
+# Approvers sign approvals; every listed person may also sign their own run requests.
+NAMESPACES = "rollbackctl-approval,rollbackctl-request"
 
 
 def make_key(directory: Path, name: str) -> Path:
@@ -21,7 +22,7 @@ def make_key(directory: Path, name: str) -> Path:
 def write_allowed_signers(path: Path, keys: dict[str, Path]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = [
-        f'{name} namespaces="{NAMESPACE}" {Path(str(key) + ".pub").read_text().strip()}'
+        f'{name} namespaces="{NAMESPACES}" {Path(str(key) + ".pub").read_text().strip()}'
         for name, key in keys.items()
     ]
     path.write_text("\n".join(lines) + "\n")
