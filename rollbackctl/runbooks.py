@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from rollbackctl.errors import NotAuthorizedError, UsageError
-from rollbackctl.paths import PROJECT_DIR
+from rollbackctl.paths import project_dir
 
 # Playbook file -> rollback type (the policy rule that authorizes it).
 RUNBOOK_TYPES: Mapping[str, str] = {
@@ -88,7 +88,7 @@ def playbook_type(playbooks: Iterable[str], cwd: str | Path | None = None) -> tu
     if not path.is_absolute():
         path = Path(cwd or Path.cwd()) / path
     resolved = path.resolve()
-    home = (PROJECT_DIR / "playbooks").resolve()
+    home = (project_dir() / "playbooks").resolve()
     if resolved.parent != home or resolved.name not in RUNBOOK_TYPES:
         raise NotAuthorizedError(
             f"{given[0]} is not a runbook of this checkout",

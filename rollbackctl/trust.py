@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rollbackctl.errors import RollbackError
-from rollbackctl.paths import PROJECT_DIR, inventories_dir, state_dir
+from rollbackctl.paths import inventories_dir, project_dir, state_dir
 from rollbackctl.policy import load_environment_policy
 
 
@@ -22,7 +22,7 @@ def environment_state_dir(environment: str) -> Path:
     if not policy.guarded:
         return state_dir()
     root = Path(policy.state_dir)
-    return (root if root.is_absolute() else PROJECT_DIR / root) / environment
+    return (root if root.is_absolute() else project_dir() / root) / environment
 
 
 def is_guarded(environment: str) -> bool:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from ansible import context
 from ansible.plugins.action import ActionBase
 from ansible.utils.vars import load_extra_vars
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.core import MISSING, core
 
 
 def _new_run_id():
@@ -27,16 +28,12 @@ class ActionModule(ActionBase):
         result = super().run(tmp, task_vars)
         result["changed"] = False
         try:
-            from rollbackctl import grant, guard
+            library = core()
             from rollbackctl.errors import RollbackError
         except ImportError as exc:
-            result.update(
-                failed=True,
-                failure_kind="UsageError",
-                msg=f"the rollbackctl library is missing on the controller ({exc}); "
-                "install it in the Python that runs ansible",
-            )
+            result.update(failed=True, failure_kind="UsageError", msg=MISSING.format(exc))
             return result
+        grant, guard = library.grant, library.guard
         # The worker running this task is a child of the ansible-playbook process; the grant
         # and the lock belong to that process.
         pid = os.getppid()

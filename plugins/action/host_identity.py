@@ -3,6 +3,7 @@
 import os
 
 from ansible.plugins.action import ActionBase
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.core import core
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.guarded import (
     IDENTITY_MODULE,
     identity_file,
@@ -24,7 +25,5 @@ class ActionModule(ActionBase):
             )
         )
         if not result.get("failed"):
-            from rollbackctl import grant
-
-            grant.record_identity(os.getppid(), host, result.get("environment"))
+            core().grant.record_identity(os.getppid(), host, result.get("environment"))
         return result

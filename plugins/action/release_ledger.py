@@ -7,6 +7,7 @@ rescue path); a run never registers releases.
 
 import os
 
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.core import core
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.guarded import (
     GuardedModuleAction,
 )
@@ -23,10 +24,10 @@ class ActionModule(GuardedModuleAction):
             return super().run(tmp, task_vars)
         result = self._run_allowed(tmp, task_vars or {})
         if action == "plan" and not result.get("failed"):
-            from rollbackctl import grant
-
             host = (task_vars or {}).get("inventory_hostname")
-            grant.bind_plan(os.getppid(), host, result.get("current") or "", result["target"])
+            core().grant.bind_plan(
+                os.getppid(), host, result.get("current") or "", result["target"]
+            )
         return result
 
     def grant_problem(self, grant, task_vars):

@@ -7,6 +7,7 @@ ansible-playbook and AWX runs release their lock exactly like CLI runs.
 import os
 
 from ansible.plugins.callback import CallbackBase
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.core import core
 
 DOCUMENTATION = r"""
 name: rollback_record
@@ -29,7 +30,7 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_stats(self, stats):
         try:
-            from rollbackctl import guard
+            guard = core().guard
         except ImportError:
             return
         failed = any(stats.failures.values()) or any(stats.dark.values())

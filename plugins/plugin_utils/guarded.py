@@ -12,6 +12,7 @@ import os
 from ansible import context
 from ansible.plugins.action import ActionBase
 from ansible.utils.vars import load_extra_vars
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.core import MISSING, core
 
 IDENTITY_MODULE = "rollbackctl.runbooks.host_identity"
 DEFAULT_IDENTITY_FILE = "/etc/rollbackctl/environment"
@@ -62,12 +63,9 @@ class GuardedActionMixin:
 
     def _guard_refusal(self, task_vars):
         try:
-            from rollbackctl import guard
+            guard = core().guard
         except ImportError as exc:
-            return (
-                f"the rollbackctl library is missing on the controller ({exc}); "
-                "install it in the Python that runs ansible"
-            )
+            return MISSING.format(exc)
         host = changed_host(self._task, task_vars)
         return guard.step_refusal(
             pid=os.getppid(),

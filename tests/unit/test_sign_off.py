@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from rollbackctl import trust
+from rollbackctl import paths
 from rollbackctl.approvals import ApprovalPayload, authorize, create_approval
 from rollbackctl.audit import AuditLog, attempt_entry
 from rollbackctl.cli import main
@@ -23,8 +24,9 @@ RUN = "20261128T030000Z-abcdef"
 
 @pytest.fixture
 def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    # The guarded environment's trust root is under the checkout; move the checkout's state.
-    monkeypatch.setattr(trust, "PROJECT_DIR", tmp_path)
+    # The guarded environment's trust root is under the checkout: a checkout of its own.
+    shutil.copytree(paths.PROJECT_DIR / "inventories", tmp_path / "inventories")
+    monkeypatch.setattr(paths, "PROJECT_DIR", tmp_path)
     keys = {name: make_key(tmp_path, name) for name in ("oscar", "erin")}
     write_allowed_signers(environment_state_dir(ENV) / "signers" / "allowed_signers", keys)
     return tmp_path
