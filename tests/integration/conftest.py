@@ -1,24 +1,29 @@
-"""Shared fixtures: one private sandbox stack per test module, reset between tests."""
+"""Shared fixtures: one private stack per test module and environment, reset between tests."""
 
 from __future__ import annotations
 
 import shutil
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from tests.support.keys import make_key, write_allowed_signers
 from tests.support.sandbox import Sandbox
 
+GUARDED = "sandbox-guarded"
+# The production policy's people: cto, two managers, lead dev, devops lead, on-call.
+SIGNERS = ("carol", "erin", "ezra", "lena", "dmitri", "oscar")
 
-@pytest.fixture(scope="module")
-def sandbox_stack() -> Iterator[Sandbox]:
-    """A running sandbox: 2026.11.1 stable, 2026.11.2 (bad) current. Purged afterwards."""
+
+@contextmanager
+def _stack(environment: str) -> Iterator[Sandbox]:
     # Not pytest's tmp tree: it is root-only, and the postgres user must reach its data dir.
     state = Path(tempfile.mkdtemp(prefix="rollbackctl-test-"))
     state.chmod(0o755)
-    stack = Sandbox(state)
+    stack = Sandbox(state, environment)
     try:
         stack.up()
         stack.snapshot()
@@ -28,8 +33,45 @@ def sandbox_stack() -> Iterator[Sandbox]:
         shutil.rmtree(state, ignore_errors=True)
 
 
+@pytest.fixture(scope="module")
+def sandbox_stack() -> Iterator[Sandbox]:
+    """A running sandbox: 2026.11.1 stable, 2026.11.2 (bad) current. Purged afterwards."""
+    with _stack("sandbox") as stack:
+        yield stack
+
+
 @pytest.fixture
 def sandbox(sandbox_stack: Sandbox) -> Iterator[Sandbox]:
     """The module's sandbox, back in its just-started state for every test."""
     yield sandbox_stack
     sandbox_stack.restore()
+
+
+@pytest.fixture(scope="module")
+def guarded_stack() -> Iterator[Sandbox]:
+    """A sandbox-guarded stack (the production policy) with the approvers' keys installed.
+
+    Its trust root (signers, nonces, lock, audit log) is the state dir its policy names, under
+    the checkout; it is removed afterwards, so every module starts from an empty one.
+    """
+    with _stack(GUARDED) as stack:
+        shutil.rmtree(stack.trust_dir, ignore_errors=True)
+        keys_dir = stack.state_dir / "test-keys"
+        keys_dir.mkdir()
+        stack.keys = {name: make_key(keys_dir, name) for name in (*SIGNERS, "mallory")}
+        signers = {name: stack.keys[name] for name in SIGNERS}
+        write_allowed_signers(stack.trust_dir / "signers" / "allowed_signers", signers)
+        try:
+            yield stack
+        finally:
+            shutil.rmtree(stack.trust_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def guarded(guarded_stack: Sandbox) -> Iterator[Sandbox]:
+    """The module's guarded stack for one test; a lock the test leaves behind fails it."""
+    guarded_stack.env.pop("ROLLBACKCTL_OPERATOR", None)
+    yield guarded_stack
+    leaked = guarded_stack.locks()
+    guarded_stack.restore()
+    assert not leaked, f"the test left a lock behind: {leaked}"

@@ -37,6 +37,8 @@ class Sandbox:
         self.environment = environment
         self.env = {**os.environ, "ROLLBACKCTL_STATE_DIR": str(state_dir)}
         self._snapshot = state_dir / f"test-snapshot-{environment}"
+        # Approvers' and requesters' keys, by name (guarded stacks).
+        self.keys: dict[str, Path] = {}
 
     @property
     def root(self) -> Path:
