@@ -6,7 +6,7 @@ from typing import Any
 
 from rollbackctl.environments import get_environment
 from rollbackctl.errors import RollbackError
-from rollbackctl.runner import run_playbook
+from rollbackctl.runner import RunOutcome, run_playbook
 
 LEDGER_TASK = "Read the release ledger"
 
@@ -16,9 +16,7 @@ def list_releases(environment: str) -> dict[str, Any]:
     env = get_environment(environment)
     outcome = run_playbook(env, "releases.yml", check=True)
     if not outcome.ok:
-        failed = outcome.failures()
-        detail = failed[-1].message if failed else outcome.status
-        raise RollbackError(f"could not read release ledgers of {environment}: {detail}")
+        raise RollbackError(f"could not read release ledgers of {environment}: {_cause(outcome)}")
     hosts: dict[str, Any] = {}
     for step in outcome.steps:
         if step.task == LEDGER_TASK and step.status == "ok":
@@ -36,3 +34,13 @@ def list_releases(environment: str) -> dict[str, Any]:
                 ],
             }
     return {"environment": env.name, "hosts": hosts}
+
+
+def _cause(outcome: RunOutcome) -> str:
+    """One line: the host and what its ledger task reported (the path and the fix)."""
+    failed = outcome.failures()
+    if not failed:
+        return outcome.status
+    last = failed[-1]
+    lines = last.message.strip().splitlines()
+    return f"{last.host}: {lines[0] if lines else last.task + ' failed'}"

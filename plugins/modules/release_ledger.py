@@ -35,6 +35,15 @@ options:
         renamed over it), after checking the release's files are there, and records the
         release as current.
     type: path
+  fleet:
+    description:
+      - The current release of every app host in the run (plan only).
+      - A host already on the stable target is then planned as a no-op (target equals
+        current) while others still have to move, so a rerun after an interrupted rollout
+        converges; a release is refused as already current only when every host runs it.
+    type: list
+    elements: str
+    default: []
   host:
     description: Host name used in messages.
     type: str
@@ -49,6 +58,8 @@ EXAMPLES = r"""
     action: plan
     current_link: /srv/app/current
     host: "{{ inventory_hostname }}"
+    # each host's current release, registered by an earlier action=query task as "read"
+    fleet: "{{ ansible_play_hosts_all | map('extract', hostvars, ['read', 'current']) }}"
 """
 
 RETURN = r"""
@@ -57,7 +68,7 @@ current:
   type: str
   returned: always
 target:
-  description: Chosen rollback target (plan only).
+  description: Chosen rollback target (plan only); equal to current when this host is already on it.
   type: str
   returned: when action is plan
 releases:
@@ -94,12 +105,29 @@ def _apply(module, ledger):
     if action == "mark":
         if not params["state"]:
             module.fail_json(msg="release_ledger action=mark needs state")
+        if _marks_live_stable_bad(ledger, release, params["state"]):
+            # A host a rerun found already on the rollback target has from == target: the
+            # release it serves is the known-good one the others were rolled back to.
+            module.warn(
+                f"release {release} is current and stable on {params['host']}; not marking it bad"
+            )
+            return False
         return ledger_lib.mark(ledger, release, params["state"], now, params["reason"])
     if action == "current":
         return ledger_lib.set_current(ledger, release, now)
     if action == "switch":
         return _switch(module, ledger, release, now)
     return False
+
+
+def _marks_live_stable_bad(ledger, release, state):
+    entry = ledger["releases"].get(release)
+    return (
+        state == "bad"
+        and ledger["current"] == release
+        and entry is not None
+        and entry["state"] == "stable"
+    )
 
 
 def _switch(module, ledger, release, now):
@@ -136,13 +164,16 @@ def main():
             "state": {"type": "str", "choices": list(ledger_lib.STATES)},
             "reason": {"type": "str"},
             "current_link": {"type": "path"},
+            "fleet": {"type": "list", "elements": "str", "default": []},
             "host": {"type": "str", "default": "this host"},
         },
         supports_check_mode=True,
     )
     params = module.params
     try:
-        ledger = ledger_lib.load(params["path"])
+        # Name the host only when told it: one path is the same on every host.
+        named = params["host"] if params["host"] != "this host" else None
+        ledger = ledger_lib.load(params["path"], named)
         result = {"changed": False}
         if params["action"] == "plan":
             linked = _link_release(params["current_link"])
@@ -153,7 +184,9 @@ def main():
                         params["host"], linked, ledger["current"]
                     )
                 )
-            result["target"] = ledger_lib.choose_target(ledger, params["host"], params["release"])
+            result["target"] = ledger_lib.choose_target(
+                ledger, params["host"], params["release"], params["fleet"]
+            )
         else:
             result["changed"] = _apply(module, ledger)
             if result["changed"] and not module.check_mode:
