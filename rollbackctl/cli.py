@@ -290,3 +290,8 @@ cli_authz.register(main)
 from rollbackctl import cli_drill  # noqa: E402
 
 cli_drill.register(main)
+
+# Runs that outlive their terminal: status of an environment, attach to a run.
+from rollbackctl import cli_runs  # noqa: E402
+
+cli_runs.register(main)
