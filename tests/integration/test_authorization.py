@@ -1,7 +1,10 @@
 """Authorization that holds from the CLI and from plain ansible-playbook alike.
 
-sandbox-guarded is the local stack under the production policy; the approvers' keys are
-made here. Every refusal must leave the hosts as they were and an audit entry behind.
+sandbox-guarded is a local stack of its own under the production policy, with its trust root
+(signers, nonces, lock, audit log) in the state dir the policy names. The requester proves who
+asks with a run request signed by their own key; approvers sign approvals. Every refusal must
+exit with its reason, leave the hosts (database included) as they were, leave an audit entry
+behind and no lock (the `guarded` fixture fails a test that leaves one).
 """
 
 from __future__ import annotations
@@ -9,45 +12,26 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from rollbackctl.approvals import ApprovalPayload, create_approval
 from rollbackctl.policy import Request
-from tests.support.keys import make_key, write_allowed_signers
-from tests.support.sandbox import Sandbox
+from rollbackctl.requests import sign_request
+from tests.support.sandbox import REPO_ROOT, Sandbox
 
 pytestmark = pytest.mark.integration
 
 ENV, GOOD, BAD = "sandbox-guarded", "2026.11.1", "2026.11.2"
 REQUESTER = "oscar"  # on call: may ask, may not approve an app rollback
-SIGNERS = ("carol", "erin", "ezra", "lena", "dmitri")  # cto, 2 managers, lead dev, devops
-
-
-@pytest.fixture(scope="module")
-def keys(sandbox_stack: Sandbox) -> dict[str, Path]:
-    directory = sandbox_stack.state_dir / "test-keys"
-    directory.mkdir(exist_ok=True)
-    made = {name: make_key(directory, name) for name in (*SIGNERS, "mallory")}
-    signers = sandbox_stack.state_dir / "signers" / ENV / "allowed_signers"
-    write_allowed_signers(signers, {name: made[name] for name in SIGNERS})
-    return made
-
-
-@pytest.fixture
-def guarded(sandbox: Sandbox, keys: dict[str, Path]) -> Iterator[Sandbox]:
-    sandbox.env["ROLLBACKCTL_OPERATOR"] = REQUESTER
-    yield sandbox
-    for lock in (sandbox.state_dir / "locks").glob("*.lock"):
-        lock.unlink()
+NEEDS_REQUEST = f"{ENV} needs a proven requester"
 
 
 def approval(
-    sandbox: Sandbox,
-    keys: dict[str, Path],
+    stack: Sandbox,
     approver: str,
     *,
     key: str | None = None,
@@ -57,48 +41,120 @@ def approval(
     requester: str = REQUESTER,
     now: datetime | None = None,
 ) -> Path:
+    """An approval signed with key (default: the approver's own)."""
     request = Request(environment, rollback_type, target, requester)
     payload = ApprovalPayload.new(request, approver, valid_for=timedelta(minutes=30), now=now)
-    out = sandbox.state_dir / "approvals" / f"{approver}-{payload.nonce[:8]}.json"
+    out = stack.state_dir / "approvals" / f"{approver}-{payload.nonce[:8]}.json"
     out.parent.mkdir(exist_ok=True)
-    return create_approval(payload, keys[key or approver], out)
+    return create_approval(payload, stack.keys[key or approver], out)
 
 
-def run_via(sandbox: Sandbox, via: str, *approvals: Path, extra: tuple[str, ...] = ()):
-    """(exit code, the one-line reason) of an app rollback on sandbox-guarded."""
-    if via == "cli":
-        args = ["app", ENV, "--yes", *extra]
-        for path in approvals:
-            args += ["--approval", str(path)]
-        result = sandbox.cli(*args)
-        return result.code, result.stderr.strip().splitlines()[-1]
-    extravars = {
-        "rollback_confirmed": True,
-        "rollback_requester": REQUESTER,
-        "rollback_approvals": [str(p) for p in approvals],
-    }
-    run = sandbox.run_playbook("app.yml", "-e", json.dumps(extravars), *extra, environment=ENV)
-    # ansible prints each failure unwrapped on one "[ERROR]: Task failed" line.
+def run_request(
+    stack: Sandbox,
+    requester: str = REQUESTER,
+    *,
+    key: str | None = None,
+    rollback_type: str = "app",
+    target: str = "",
+) -> Path:
+    """A run request naming requester, signed with key (default: the requester's own)."""
+    folder = stack.state_dir / "requests"
+    folder.mkdir(exist_ok=True)
+    out = folder / f"{requester}-{key or requester}-{len(list(folder.iterdir()))}.json"
+    return sign_request(
+        environment=ENV,
+        rollback_type=rollback_type,
+        requester=requester,
+        key=stack.keys[key or requester],
+        out=out,
+        target=target,
+    )
+
+
+def failure_line(run: subprocess.CompletedProcess[str]) -> str:
+    """ansible prints each failure unwrapped on one "[ERROR]: Task failed" line."""
     output = (run.stdout + run.stderr).splitlines()
     failed = [line for line in output if "[ERROR]: Task failed" in line]
-    return run.returncode, failed[0] if failed else "\n".join(output[-20:])
+    return failed[0] if failed else "\n".join(output[-20:])
 
 
-def audit_entries(sandbox: Sandbox) -> list[dict]:
-    path = sandbox.state_dir / "audit.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+def run_via(
+    stack: Sandbox,
+    via: str,
+    *approvals: Path,
+    requester: str = REQUESTER,
+    signer: str | None = None,
+    signed: bool = True,
+    playbook: str = "app.yml",
+    extra: tuple[str, ...] = (),
+    extravars: dict[str, Any] | None = None,
+) -> tuple[int, str]:
+    """(exit code, the one-line reason) of a run on sandbox-guarded.
 
-
-def assert_refused(sandbox: Sandbox, via: str, reason: str, *approvals: Path) -> None:
-    before, audited = sandbox.host_state(), len(audit_entries(sandbox))
-    code, message = run_via(sandbox, via, *approvals)
-    assert code != 0
+    The requester asks with a request signed by signer's key (default: their own); with
+    signed=False no request is made at all.
+    """
     if via == "cli":
-        assert code == 4, message
+        assert playbook == "app.yml"
+        stack.env["ROLLBACKCTL_OPERATOR"] = requester
+        args = ["app", ENV, "--yes", *extra]
+        if signed:
+            args += ["--key", str(stack.keys[signer or requester])]
+        for path in approvals:
+            args += ["--approval", str(path)]
+        result = stack.cli(*args)
+        return result.code, result.stderr.strip().splitlines()[-1]
+    variables: dict[str, Any] = {
+        "rollback_confirmed": True,
+        "rollback_requester": requester,
+        "rollback_approvals": [str(p) for p in approvals],
+        **(extravars or {}),
+    }
+    if signed:
+        rollback_type = {"database.yml": "db"}.get(playbook, "app")
+        variables["rollback_request"] = str(
+            run_request(stack, requester, key=signer, rollback_type=rollback_type)
+        )
+    run = stack.run_playbook(playbook, "-e", json.dumps(variables), *extra, environment=ENV)
+    return run.returncode, failure_line(run)
+
+
+def refusals_since(stack: Sandbox, count: int) -> list[dict[str, Any]]:
+    return [e for e in stack.audit_entries()[count:] if e.get("outcome") == "refused"]
+
+
+def assert_refused(stack: Sandbox, via: str, reason: str, *approvals: Path, **how: Any) -> None:
+    """Refused with this reason, audited, and nothing on any host changed."""
+    before, audited = stack.host_state(), len(stack.audit_entries())
+    code, message = run_via(stack, via, *approvals, **how)
+    # The CLI maps a refusal to "not authorized"; ansible-playbook reports a failed task.
+    assert code == (4 if via == "cli" else 2), message
     assert reason in message
-    assert sandbox.host_state() == before
-    refusals = [e for e in audit_entries(sandbox)[audited:] if e.get("outcome") == "refused"]
-    assert len(refusals) == 1 and reason in refusals[0]["reason"]
+    refusals = refusals_since(stack, audited)
+    assert refusals, f"no refusal audited for: {message}"
+    assert reason in refusals[0]["reason"]
+    assert stack.host_state() == before
+
+
+def fake_lock(stack: Sandbox, run_id: str, pid: int) -> Path:
+    """A lock as another run on this machine leaves it."""
+    lock = stack.trust_dir / "locks" / f"{ENV}.lock"
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.write_text(
+        json.dumps(
+            {
+                "environment": ENV,
+                "run_id": run_id,
+                "owner": "erin",
+                "rollback_type": "app",
+                "started_at": "2026-11-28T03:00:00+00:00",
+                "host": os.uname().nodename,
+                "pid": pid,
+                "target": GOOD,
+            }
+        )
+    )
+    return lock
 
 
 VIA = pytest.mark.parametrize("via", ["cli", "ansible-playbook"])
@@ -110,106 +166,116 @@ def test_no_approval_is_refused(guarded: Sandbox, via: str) -> None:
 
 
 @VIA
-def test_signer_not_in_allowed_signers_is_refused(
-    guarded: Sandbox, keys: dict[str, Path], via: str
+def test_run_without_a_signed_request_is_refused(guarded: Sandbox, via: str) -> None:
+    # A valid approval does not prove who asks: the name alone is only a claim.
+    assert_refused(guarded, via, NEEDS_REQUEST, approval(guarded, "erin"), signed=False)
+
+
+@VIA
+@pytest.mark.parametrize(
+    ("signer", "reason"),
+    [
+        ("erin", "signed by the key of erin"),
+        ("mallory", "signed by a key not in allowed_signers"),
+    ],
+)
+def test_request_signed_with_someone_elses_key_is_refused(
+    guarded: Sandbox, via: str, signer: str, reason: str
 ) -> None:
-    forged = approval(guarded, keys, "carol", key="mallory")
+    assert_refused(guarded, via, reason, approval(guarded, "erin"), signer=signer)
+
+
+@VIA
+def test_approver_cannot_run_her_approval_under_the_requesters_name(
+    guarded: Sandbox, via: str
+) -> None:
+    # lena approves "oscar asks", then runs it as oscar; her key proves it is not oscar asking.
+    own = approval(guarded, "lena", requester=REQUESTER)
+    assert_refused(guarded, via, "signed by the key of lena", own, signer="lena")
+
+
+@VIA
+def test_signer_not_in_allowed_signers_is_refused(guarded: Sandbox, via: str) -> None:
+    forged = approval(guarded, "carol", key="mallory")
     assert_refused(guarded, via, "signed by a key not in allowed_signers", forged)
 
 
 @VIA
-def test_payload_edited_after_signing_is_refused(
-    guarded: Sandbox, keys: dict[str, Path], via: str
-) -> None:
-    path = approval(guarded, keys, "carol")
+def test_payload_edited_after_signing_is_refused(guarded: Sandbox, via: str) -> None:
+    path = approval(guarded, "carol")
     doc = json.loads(path.read_text())
     doc["payload"]["expires_at"] = "2099-01-01T00:00:00Z"
     path.write_text(json.dumps(doc))
-    assert_refused(guarded, via, "signature", path)
+    assert_refused(guarded, via, "does not match its signature", path)
 
 
 @VIA
 @pytest.mark.parametrize(
     ("field", "value", "reason"),
     [
-        ("environment", "sandbox", "environment sandbox"),
+        ("environment", "sandbox", "signed for environment sandbox, not sandbox-guarded"),
         ("rollback_type", "db", "signed for rollback type db, not app"),
-        ("requester", "lena", "requester lena"),
+        ("requester", "lena", "signed for requester lena, not oscar"),
     ],
 )
 def test_approval_for_another_request_is_refused(
-    guarded: Sandbox, keys: dict[str, Path], via: str, field: str, value: str, reason: str
+    guarded: Sandbox, via: str, field: str, value: str, reason: str
 ) -> None:
-    path = approval(guarded, keys, "carol", **{field: value})
+    path = approval(guarded, "carol", **{field: value})
     assert_refused(guarded, via, reason, path)
 
 
 @VIA
-def test_approval_for_another_target_is_refused(
-    guarded: Sandbox, keys: dict[str, Path], via: str
-) -> None:
+def test_approval_for_another_target_is_refused(guarded: Sandbox, via: str) -> None:
     # Approved: back to 2026.11.3. Asked for: back to 2026.11.1.
-    path = approval(guarded, keys, "carol", target="2026.11.3")
-    ask = ("--to", GOOD) if via == "cli" else ("-e", f"rollback_to={GOOD}")
-    before = guarded.host_state()
-    code, message = run_via(guarded, via, path, extra=ask)
-    assert code != 0
-    assert f"signed for target 2026.11.3, not {GOOD}" in message
-    assert guarded.host_state() == before
+    path = approval(guarded, "carol", target="2026.11.3")
+    ask = ("--to", GOOD) if via == "cli" else ()
+    assert_refused(
+        guarded,
+        via,
+        f"signed for target 2026.11.3, not {GOOD}",
+        path,
+        extra=ask,
+        extravars={"rollback_to": GOOD},
+    )
 
 
 @VIA
-def test_expired_approval_is_refused(guarded: Sandbox, keys: dict[str, Path], via: str) -> None:
-    path = approval(guarded, keys, "carol", now=datetime.now(UTC) - timedelta(hours=2))
+def test_expired_approval_is_refused(guarded: Sandbox, via: str) -> None:
+    path = approval(guarded, "carol", now=datetime.now(UTC) - timedelta(hours=2))
     assert_refused(guarded, via, "expired", path)
 
 
 @VIA
-def test_approver_without_an_allowed_role_is_refused(
-    guarded: Sandbox, keys: dict[str, Path], via: str
-) -> None:
-    assert_refused(guarded, via, "dmitri", approval(guarded, keys, "dmitri"))
+def test_approver_without_an_allowed_role_is_refused(guarded: Sandbox, via: str) -> None:
+    assert_refused(guarded, via, "dmitri (holds", approval(guarded, "dmitri"))
 
 
 @VIA
-def test_self_approval_is_refused(guarded: Sandbox, keys: dict[str, Path], via: str) -> None:
-    guarded.env["ROLLBACKCTL_OPERATOR"] = "lena"
-    own = approval(guarded, keys, "lena", requester="lena")
-    before = guarded.host_state()
-    if via == "cli":
-        code, message = run_via(guarded, via, own)
-    else:
-        extravars = {
-            "rollback_confirmed": True,
-            "rollback_requester": "lena",
-            "rollback_approvals": [str(own)],
-        }
-        run = guarded.run_playbook("app.yml", "-e", json.dumps(extravars), environment=ENV)
-        code, message = run.returncode, run.stdout + run.stderr
-    assert code != 0
-    assert "lena (requester may not approve their own run)" in message
-    assert guarded.host_state() == before
+def test_self_approval_is_refused(guarded: Sandbox, via: str) -> None:
+    own = approval(guarded, "lena", requester="lena")
+    assert_refused(
+        guarded, via, "lena (requester may not approve their own run)", own, requester="lena"
+    )
 
 
-def test_same_person_twice_does_not_make_two_approvers(
-    guarded: Sandbox, keys: dict[str, Path]
-) -> None:
+def test_same_person_twice_does_not_make_two_approvers(guarded: Sandbox) -> None:
     # A database rollback needs two people; erin twice is still one.
-    first = approval(guarded, keys, "erin", rollback_type="db", target="any-backup")
-    second = approval(guarded, keys, "erin", rollback_type="db", target="any-backup")
-    extravars = {
-        "rollback_confirmed": True,
-        "rollback_requester": REQUESTER,
-        "rollback_approvals": [str(first), str(second)],
-    }
-    run = guarded.run_playbook("database.yml", "-e", json.dumps(extravars), environment=ENV)
-    assert run.returncode != 0
-    assert "needs 2 distinct approvers" in run.stdout + run.stderr
+    first = approval(guarded, "erin", rollback_type="db", target="any-backup")
+    second = approval(guarded, "erin", rollback_type="db", target="any-backup")
+    assert_refused(
+        guarded,
+        "ansible-playbook",
+        "needs 2 distinct approvers",
+        first,
+        second,
+        playbook="database.yml",
+    )
 
 
 @VIA
-def test_replayed_approval_is_refused(guarded: Sandbox, keys: dict[str, Path], via: str) -> None:
-    path = approval(guarded, keys, "carol")
+def test_replayed_approval_is_refused(guarded: Sandbox, via: str) -> None:
+    path = approval(guarded, "carol")
     code, message = run_via(guarded, via, path)
     assert code == 0, message
     guarded.restore()
@@ -217,106 +283,91 @@ def test_replayed_approval_is_refused(guarded: Sandbox, keys: dict[str, Path], v
 
 
 @VIA
-def test_valid_approval_lets_the_run_proceed_and_is_recorded(
-    guarded: Sandbox, keys: dict[str, Path], via: str
-) -> None:
-    code, message = run_via(guarded, via, approval(guarded, keys, "erin"))
+def test_valid_approval_lets_the_run_proceed_and_is_recorded(guarded: Sandbox, via: str) -> None:
+    code, message = run_via(guarded, via, approval(guarded, "erin"))
     assert code == 0, message
     assert guarded.served_release() == GOOD
-    started = [e for e in audit_entries(guarded) if e.get("outcome") == "started"][-1]
+    entries = guarded.audit_entries()
+    started = [e for e in entries if e.get("outcome") == "started"][-1]
     assert [a["approver"] for a in started["approvals"]] == ["erin"]
     assert started["requester"] == REQUESTER
-    assert audit_entries(guarded)[-1]["outcome"] == "succeeded"
+    assert started["requester_proof"] == "signature"
+    assert entries[-1]["outcome"] == "succeeded"
 
 
-def test_awx_launching_user_is_recorded(guarded: Sandbox, keys: dict[str, Path]) -> None:
-    code, _ = run_via(
+def test_awx_launching_user_is_recorded(guarded: Sandbox) -> None:
+    code, message = run_via(
         guarded,
         "ansible-playbook",
-        approval(guarded, keys, "erin"),
-        extra=("-e", "awx_user_name=alice"),
+        approval(guarded, "erin"),
+        extravars={"awx_user_name": "alice"},
     )
-    assert code == 0
-    started = [e for e in audit_entries(guarded) if e.get("outcome") == "started"][-1]
+    assert code == 0, message
+    started = [e for e in guarded.audit_entries() if e.get("outcome") == "started"][-1]
     assert started["launched_by"] == "alice"
+    assert started["requester"] == REQUESTER
 
 
 @VIA
-def test_second_run_while_locked_is_refused(
-    guarded: Sandbox, keys: dict[str, Path], via: str
-) -> None:
+def test_second_run_while_locked_is_refused(guarded: Sandbox, via: str) -> None:
     holder = subprocess.Popen(["sleep", "300"])
+    lock = fake_lock(guarded, "other-run", holder.pid)
     try:
-        lock = guarded.state_dir / "locks" / f"{ENV}.lock"
-        lock.parent.mkdir(exist_ok=True)
-        lock.write_text(
-            json.dumps(
-                {
-                    "environment": ENV,
-                    "run_id": "other-run",
-                    "owner": "erin",
-                    "rollback_type": "app",
-                    "started_at": "2026-11-28T03:00:00+00:00",
-                    "host": os.uname().nodename,
-                    "pid": holder.pid,
-                }
-            )
-        )
-        before = guarded.host_state()
-        code, message = run_via(guarded, via, approval(guarded, keys, "carol"))
-        assert code != 0
-        if via == "cli":
-            assert code == 5
+        before, audited = guarded.host_state(), len(guarded.audit_entries())
+        code, message = run_via(guarded, via, approval(guarded, "carol"))
+        assert code == (5 if via == "cli" else 2), message
         assert "locked by run other-run" in message
         assert guarded.host_state() == before
-        assert lock.exists()  # the refused run must not release someone else's lock
+        refusals = refusals_since(guarded, audited)
+        assert refusals and "locked by run other-run" in refusals[0]["lock"]
+        # The refused run must not release someone else's lock.
+        assert json.loads(lock.read_text())["run_id"] == "other-run"
     finally:
         holder.kill()
         holder.wait()
+        lock.unlink(missing_ok=True)
 
 
-def test_stale_lock_is_reported_and_unlock_needs_authority(
-    guarded: Sandbox, keys: dict[str, Path]
-) -> None:
+def test_stale_lock_is_reported_and_unlock_needs_authority(guarded: Sandbox) -> None:
     dead = subprocess.Popen(["true"])
     dead.wait()
-    lock = guarded.state_dir / "locks" / f"{ENV}.lock"
-    lock.parent.mkdir(exist_ok=True)
-    lock.write_text(
-        json.dumps(
-            {
-                "environment": ENV,
-                "run_id": "crashed-run",
-                "owner": "erin",
-                "rollback_type": "app",
-                "started_at": "2026-11-28T03:00:00+00:00",
-                "host": os.uname().nodename,
-                "pid": dead.pid,
-                "target": GOOD,
-            }
+    lock = fake_lock(guarded, "crashed-run", dead.pid)
+    key = str(guarded.keys[REQUESTER])
+    try:
+        code, message = run_via(guarded, "cli", approval(guarded, "carol"))
+        assert code == 5, message
+        assert "stale lock from run crashed-run" in message
+
+        guarded.env["ROLLBACKCTL_OPERATOR"] = REQUESTER
+        unproven = guarded.cli("unlock", ENV, "--approval", str(approval(guarded, "carol")))
+        assert unproven.code == 4, unproven.stderr
+        assert "unlocking sandbox-guarded needs a proven requester" in unproven.stderr
+        assert lock.exists()
+
+        unapproved = guarded.cli("unlock", ENV, "--key", key)
+        assert unapproved.code == 4, unapproved.stderr
+        assert "unlock refused" in unapproved.stderr
+        assert lock.exists()
+
+        allowed = guarded.cli(
+            "unlock", ENV, "--key", key, "--approval", str(approval(guarded, "carol"))
         )
-    )
-
-    code, message = run_via(guarded, "cli", approval(guarded, keys, "carol"))
-    assert code == 5 and "stale lock from run crashed-run" in message
-
-    refused = guarded.cli("unlock", ENV)
-    assert refused.code == 4 and lock.exists()
-
-    unlock_approval = approval(guarded, keys, "carol")
-    allowed = guarded.cli("unlock", ENV, "--approval", str(unlock_approval))
-    assert allowed.code == 0, allowed.stderr
-    assert not lock.exists()
+        assert allowed.code == 0, allowed.stderr
+        assert not lock.exists()
+        assert guarded.audit_entries()[-1]["outcome"] == "unlocked"
+    finally:
+        lock.unlink(missing_ok=True)
 
 
 def test_audit_verify_catches_an_edited_entry(guarded: Sandbox) -> None:
-    assert guarded.cli("app", ENV, "--yes").code == 4  # leaves a refusal in the log
-    assert guarded.cli("audit", "verify").code == 0
-    path = guarded.state_dir / "audit.jsonl"
+    code, message = run_via(guarded, "cli")  # leaves a refusal in the log
+    assert code == 4, message
+    assert guarded.cli("audit", "verify", ENV).code == 0
+    path = guarded.audit_path
     original = path.read_text()
     try:
         path.write_text(original.replace('"outcome":"refused"', '"outcome":"succeeded"', 1))
-        result = guarded.cli("audit", "verify")
+        result = guarded.cli("audit", "verify", ENV)
         assert result.code == 7
         assert "hash mismatch" in result.stderr
     finally:
@@ -324,26 +375,46 @@ def test_audit_verify_catches_an_edited_entry(guarded: Sandbox) -> None:
 
 
 def test_history_lists_refused_runs(guarded: Sandbox) -> None:
-    assert guarded.cli("app", ENV, "--yes").code == 4
+    code, message = run_via(guarded, "cli")
+    assert code == 4, message
     runs = guarded.cli("history", ENV, "--output", "json").json()["runs"]
     assert runs[-1]["outcome"] == "refused"
     assert runs[-1]["requester"] == REQUESTER
+    assert "needs 1 approver with role" in runs[-1]["reason"]
+
+
+def test_plan_needs_no_request_and_changes_nothing(guarded: Sandbox) -> None:
+    before, audited = guarded.host_state(), len(guarded.audit_entries())
+    code, message = run_via(guarded, "cli", extra=("--check",), signed=False)
+    assert code == 0, message
+    assert guarded.host_state() == before
+    assert guarded.audit_entries()[audited:] == []  # a plan locks, consumes and records nothing
 
 
 @pytest.mark.parametrize(
     ("extra", "reason"),
     [
-        (("-l", "app"), "the preflight (authorization, lock, confirmation) did not run"),
-        (("-l", "app1,localhost"), "leaves out localhost or lb1"),
-        (("-e", "rollbackctl_environment=sandbox"), "-e rollbackctl_environment refused"),
+        (("-l", "app1,localhost"), "--limit leaves out lb1"),
+        (("-l", "app"), "whose hosts change only in a run its runbook's preflight authorized"),
+        (
+            ("-e", "rollbackctl_environment=sandbox"),
+            "-e rollbackctl_environment is not a run input",
+        ),
+        (("-e", "rollback_type=db"), "-e rollback_type is not a run input"),
+        (
+            ("-i", str(REPO_ROOT / "inventories" / "sandbox" / "hosts.yml")),
+            "2 inventories given",
+        ),
     ],
-    ids=["limit-skips-preflight", "limit-skips-verification", "environment-override"],
+    ids=[
+        "limit-skips-verification",
+        "limit-skips-preflight",
+        "environment-override",
+        "type-override",
+        "two-inventories",
+    ],
 )
 def test_playbook_options_cannot_skip_the_guard(
-    guarded: Sandbox, keys: dict[str, Path], extra: tuple[str, str], reason: str
+    guarded: Sandbox, extra: tuple[str, str], reason: str
 ) -> None:
-    before = guarded.host_state()
-    code, message = run_via(guarded, "ansible-playbook", extra=extra)
-    assert code != 0
-    assert reason in message
-    assert guarded.host_state() == before
+    assert_refused(guarded, "ansible-playbook", reason, approval(guarded, "erin"), extra=extra)

@@ -3,6 +3,7 @@
 No rollbackctl CLI here: each job is ansible-runner on a private data directory laid out the way
 AWX lays it out (project/ synced from the repository, inventory/ imported from the environment,
 env/extravars with the survey answers and AWX's own variables), against the test's sandbox.
+The inventory says nothing about which environment it is: the hosts' identity files do.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,10 @@ import pytest
 import yaml
 
 from rollbackctl import awx
+from rollbackctl.approvals import ApprovalPayload, create_approval
 from rollbackctl.audit import AuditLog
+from rollbackctl.policy import Request
+from rollbackctl.runbooks import input_problems
 from tests.support.sandbox import APP_HOSTS, REPO_ROOT, Sandbox
 
 pytestmark = pytest.mark.integration
@@ -35,7 +40,6 @@ PROJECT_CONTENT = (
     "plugins",
     "collections",
 )
-PROJECT_INVENTORY = REPO_ROOT / "inventories" / "sandbox"
 
 
 @pytest.fixture(scope="module")
@@ -53,15 +57,19 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def awx_inventory() -> dict[str, Any]:
-    """The sandbox inventory as AWX imports it: hosts, groups, and group_vars as inventory vars."""
-    hosts = yaml.safe_load((PROJECT_INVENTORY / "hosts.yml").read_text())
+def awx_inventory(environment: str = "sandbox") -> dict[str, Any]:
+    """An environment's inventory as AWX imports it: hosts, groups, group_vars as inventory vars.
+
+    Nothing in it says which environment it is: the hosts' identity files do (the sandbox's
+    group_vars name the file, rollbackctl_identity_file; hosts.yml names the stack).
+    """
+    folder = REPO_ROOT / "inventories" / environment
+    hosts = yaml.safe_load((folder / "hosts.yml").read_text())
     variables: dict[str, Any] = {}
-    for path in sorted((PROJECT_INVENTORY / "group_vars" / "all").glob("*.yml")):
+    for path in sorted((folder / "group_vars" / "all").glob("*.yml")):
         variables.update(yaml.safe_load(path.read_text()) or {})
-    # The AWX inventory is not a folder named after the environment; it says which it is.
-    variables["rollbackctl_environment"] = "sandbox"
-    hosts["all"]["vars"] = variables
+    assert "rollbackctl_identity_file" in variables
+    hosts["all"]["vars"] = {**variables, **(hosts["all"].get("vars") or {})}
     return hosts
 
 
@@ -81,9 +89,15 @@ def launch(
     template_name: str,
     *,
     job_type: str = "run",
+    awx_user: str = AWX_USER,
+    extra_vars: dict[str, Any] | None = None,
     **answers: str,
 ) -> ansible_runner.Runner:
-    """Launch one job of awx/job_templates/<template_name>.yml with these survey answers."""
+    """Launch one job of awx/job_templates/<template_name>.yml against the sandbox's stack.
+
+    answers are survey answers; extra_vars what a launcher passes beside the survey
+    (ask_variables_on_launch), such as rollback_approvals.
+    """
     template = yaml.safe_load(
         (REPO_ROOT / "awx" / "job_templates" / f"{template_name}.yml").read_text()
     )
@@ -91,13 +105,17 @@ def launch(
     (private / "inventory").mkdir(parents=True)
     (private / "env").mkdir()
     (private / "project").symlink_to(project)
-    (private / "inventory" / "hosts.yml").write_text(yaml.safe_dump(awx_inventory()))
+    inventory = awx_inventory(sandbox.environment)
+    (private / "inventory" / "hosts.yml").write_text(yaml.safe_dump(inventory))
     extravars = {
         **survey_answers(template, **answers),
+        **(extra_vars or {}),
         "awx_job_id": 4242,
-        "awx_user_name": AWX_USER,
+        "awx_user_name": awx_user,
         "awx_job_template_name": template["name"],
     }
+    # A job passes run inputs only; AWX's own variables are awx_*.
+    assert not input_problems(extravars), input_problems(extravars)
     (private / "env" / "extravars").write_text(json.dumps(extravars))
     return ansible_runner.run(
         private_data_dir=str(private),
@@ -148,8 +166,8 @@ def test_job_without_confirmation_is_refused_and_changes_nothing(
 
     assert runner.status == "failed", stdout_tail(runner)
     (role, _task, message), *_ = failed_tasks(runner)
-    assert role == "rollback_gate"
-    assert "not confirmed" in message
+    assert role == "rollback_authorize"
+    assert "rollback not confirmed" in message
     assert sandbox.host_state() == before
 
 
@@ -215,6 +233,90 @@ def test_launching_awx_user_is_recorded_in_the_audit_log(
 ) -> None:
     launch(project, sandbox, tmp_path, "app", rollback_confirmed="true")
 
-    entries = AuditLog(sandbox.state_dir / "audit.jsonl").entries()
+    entries = AuditLog(sandbox.audit_path).entries()
     attempts = [e for e in entries if e.get("event") == "attempt"]
     assert attempts and attempts[-1]["launched_by"] == AWX_USER
+
+
+# --- a guarded environment: AWX's word for who launched is not proof of who asks --------------
+GUARDED_APPROVER = "erin"  # an engineering manager: may approve an app rollback
+
+
+def project_audit(project: Path, environment: str) -> list[dict[str, Any]]:
+    """A guarded environment's audit log as the job's own project keeps it (its policy's
+    state_dir, relative to the tree the plugins came from)."""
+    path = project / ".state" / "guarded" / environment / "audit.jsonl"
+    return AuditLog(path).entries() if path.exists() else []
+
+
+def project_locks(project: Path, environment: str) -> list[str]:
+    folder = project / ".state" / "guarded" / environment / "locks"
+    return sorted(p.name for p in folder.glob("*.lock")) if folder.exists() else []
+
+
+def signed_approval(stack: Sandbox, approver: str, requester: str) -> Path:
+    payload = ApprovalPayload.new(
+        Request(stack.environment, "app", GOOD, requester),
+        approver,
+        valid_for=timedelta(minutes=30),
+    )
+    out = stack.state_dir / "approvals" / f"awx-{approver}-{payload.nonce[:8]}.json"
+    out.parent.mkdir(exist_ok=True)
+    return create_approval(payload, stack.keys[approver], out)
+
+
+def assert_guarded_job_refused(
+    project: Path, stack: Sandbox, tmp_path: Path, *, awx_user: str, **extra_vars: Any
+) -> None:
+    before = stack.host_state()
+    audited = len(project_audit(project, stack.environment))
+
+    runner = launch(
+        project,
+        stack,
+        tmp_path,
+        "app",
+        awx_user=awx_user,
+        extra_vars=extra_vars,
+        rollback_confirmed="true",
+    )
+
+    assert runner.status == "failed", stdout_tail(runner)
+    (role, _task, message), *_ = failed_tasks(runner)
+    assert role == "rollback_authorize"
+    assert f"{stack.environment} needs a proven requester" in message
+    assert stack.host_state() == before
+    refusals = [
+        e
+        for e in project_audit(project, stack.environment)[audited:]
+        if e.get("outcome") == "refused"
+    ]
+    assert refusals and "needs a proven requester" in refusals[0]["reason"]
+    assert refusals[0]["launched_by"] == awx_user
+    assert not project_locks(project, stack.environment)
+
+
+def test_guarded_job_with_approvals_but_no_signed_request_is_refused(
+    project: Path, guarded_stack: Sandbox, tmp_path: Path
+) -> None:
+    approval = signed_approval(guarded_stack, GUARDED_APPROVER, "oscar")
+
+    assert_guarded_job_refused(
+        project,
+        guarded_stack,
+        tmp_path,
+        awx_user=AWX_USER,
+        rollback_requester="oscar",
+        rollback_approvals=[str(approval)],
+    )
+
+
+def test_guarded_job_by_an_awx_user_without_a_signed_request_is_refused(
+    project: Path, guarded_stack: Sandbox, tmp_path: Path
+) -> None:
+    # sandbox-guarded's policy does not take AWX's launching user as the requester.
+    approval = signed_approval(guarded_stack, GUARDED_APPROVER, "oscar")
+
+    assert_guarded_job_refused(
+        project, guarded_stack, tmp_path, awx_user="oscar", rollback_approvals=[str(approval)]
+    )

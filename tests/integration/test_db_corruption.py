@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import psycopg
 import pytest
 
 from tests.support.dbsandbox import DbSandbox
-from tests.support.sandbox import REPO_ROOT, Sandbox
+from tests.support.sandbox import REPO_ROOT, CliResult, Sandbox
 
 pytestmark = pytest.mark.integration
 
@@ -116,35 +117,72 @@ def test_data_corruption_restores_the_last_verified_backup(db: DbSandbox) -> Non
     assert db.query("SELECT count(*) FROM orders WHERE total_cents < 0", kept)[0][0] == 1
 
 
+# A second checkout: the same reviewed tree, with database passwords in its sandbox inventory.
+CHECKOUT_CONTENT = (
+    "ansible.cfg",
+    "galaxy.yml",
+    "meta",
+    "playbooks",
+    "roles",
+    "plugins",
+    "collections",
+    "inventories",
+    "rollbackctl",
+)
+CLI = "import sys; from rollbackctl.cli import main; sys.exit(main())"
+
+
 @pytest.fixture
-def secret_project(db: DbSandbox) -> Iterator[dict[str, str]]:
-    """A checkout whose sandbox inventory carries database passwords, and roles that have them."""
-    project = Path(tempfile.mkdtemp(prefix="rollbackctl-secrets-"))
-    for name in ("ansible.cfg", "playbooks", "roles", "plugins", "collections"):
-        (project / name).symlink_to(REPO_ROOT / name)
-    shutil.copytree(REPO_ROOT / "inventories" / "sandbox", project / "inventories" / "sandbox")
-    (project / "inventories/sandbox/group_vars/all/zz_secrets.yml").write_text(
+def secret_checkout(db: DbSandbox) -> Iterator[Callable[..., CliResult]]:
+    """rollbackctl run from a copy of the checkout whose sandbox inventory carries the passwords.
+
+    The CLI trusts only the checkout it runs from, so the passwords go into a checkout of
+    their own (outside the repository), run against this module's stack. Yields a cli(*args).
+    """
+    checkout = Path(tempfile.mkdtemp(prefix="rollbackctl-secrets-"))
+    for name in CHECKOUT_CONTENT:
+        source = REPO_ROOT / name
+        if source.is_dir():
+            shutil.copytree(
+                source, checkout / name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__")
+            )
+        else:
+            shutil.copy2(source, checkout / name)
+    (checkout / "inventories/sandbox/group_vars/all/zz_secrets.yml").write_text(
         f"---\ndb_password: {APP_PASSWORD}\ndb_admin_password: {ADMIN_PASSWORD}\n"
     )
     # Trust auth still lets everyone in; what matters is that the secrets travel everywhere.
     db.execute(f"ALTER ROLE market PASSWORD '{APP_PASSWORD}'", "postgres")
     db.execute(f"ALTER ROLE postgres PASSWORD '{ADMIN_PASSWORD}'", "postgres")
-    saved_env = db.sandbox.env
-    db.sandbox.env = {**saved_env, "ROLLBACKCTL_PROJECT_DIR": str(project)}
+
+    def cli(*args: str) -> CliResult:
+        # Run from the copy, so the library (and the checkout it trusts) is the copy's.
+        proc = subprocess.run(
+            [str(REPO_ROOT / ".venv" / "bin" / "python"), "-c", CLI, *args],
+            cwd=checkout,
+            env=db.sandbox.env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
     try:
-        yield {"project": str(project)}
+        yield cli
     finally:
-        db.sandbox.env = saved_env
-        shutil.rmtree(project, ignore_errors=True)
+        db.execute("ALTER ROLE market PASSWORD NULL", "postgres")
+        db.execute("ALTER ROLE postgres PASSWORD NULL", "postgres")
+        shutil.rmtree(checkout, ignore_errors=True)
 
 
 def test_database_passwords_never_appear_in_output_or_artifacts(
-    db: DbSandbox, secret_project: dict[str, str]
+    db: DbSandbox, secret_checkout: Callable[..., CliResult]
 ) -> None:
     outputs: list[str] = []
 
     def run(*args: str) -> Any:
-        result = db.cli(*args)
+        result = secret_checkout(*args)
         outputs.extend((result.stdout, result.stderr))
         assert result.code == 0, result.stderr
         return result
