@@ -125,11 +125,15 @@ def controlled_environ(env: dict[str, str]) -> Iterator[None]:
 
 
 class _UnsafeDumper(yaml.SafeDumper):
-    """Every string goes out tagged !unsafe: Ansible then never evaluates it as a template."""
+    """Strings go out quoted, and tagged !unsafe where they could be a template."""
 
 
 def _unsafe_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
-    return dumper.represent_scalar("!unsafe", value, style="'")
+    # Ansible resolves an !unsafe scalar's type again ('on' would come back as true), so
+    # only what could be a template is tagged; the rest goes out as a quoted string.
+    if any(mark in value for mark in ("{{", "{%", "{#")):
+        return dumper.represent_scalar("!unsafe", value, style="'")
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="'")
 
 
 _UnsafeDumper.add_representer(str, _unsafe_str)
