@@ -21,11 +21,14 @@ def _docker_answers() -> bool:
     return probe.returncode == 0
 
 
-if not _docker_answers():
-    pytest.skip(
-        "no Docker engine answers `docker info` (start one with scripts/docker-engine.sh)",
-        allow_module_level=True,
-    )
+@pytest.fixture(scope="module", autouse=True)
+def docker_engine() -> None:
+    """No engine is a failure, never a skip: `make drills` must not pass without drills."""
+    if not _docker_answers():
+        pytest.fail(
+            "no Docker engine answers `docker info`; start one with scripts/docker-engine.sh",
+            pytrace=False,
+        )
 
 
 def run_in(image: str, *command: str) -> subprocess.CompletedProcess[str]:
