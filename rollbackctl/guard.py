@@ -209,6 +209,36 @@ def authorize_playbook_run(
     return {**outcome, "run_id": run_id, "environment": environment, "rollback_type": rollback_type}
 
 
+def skipping_refusal(
+    *, pid: int, playbooks: Sequence[str], cwd: str, cli: Mapping[str, Any]
+) -> str | None:
+    """The refusal of a runbook started so that steps are skipped, recorded as it starts.
+
+    Such a run never reaches its authorize step, so nothing it does holds a grant; this
+    records the attempt and names the reason even when it stops before any host-changing
+    step would have refused it. The environment is not known yet: the local log records it.
+    """
+    try:
+        _, rollback_type = playbook_type(playbooks, cwd)
+    except NotAuthorizedError:
+        return None  # not a runbook: nothing to skip
+    try:
+        _check_skipping(cli)
+    except NotAuthorizedError as exc:
+        request = {
+            "environment": "unknown",
+            "rollback_type": rollback_type,
+            "target": "",
+            "requester": "",
+            "break_glass": False,
+        }
+        AuditLog.default().append(
+            _refusal(_unauthorized_run(pid), request, exc, datetime.now(UTC), {"pid": pid})
+        )
+        return exc.one_line()
+    return None
+
+
 def _proven_requester(
     environment: str,
     rollback_type: str,
@@ -267,14 +297,8 @@ def _true(value: object) -> bool:
     return value is True or value in ("true", "True", "yes")
 
 
-def _check_run_shape(
-    cli: Mapping[str, Any],
-    extra_vars: Mapping[str, Any],
-    identities: Mapping[str, str | None],
-    environment: str | None,
-    lb_hosts: Sequence[str],
-) -> None:
-    """Refuse every way of running a runbook other than whole, on one environment's hosts."""
+def _check_skipping(cli: Mapping[str, Any]) -> None:
+    """--start-at-task, tags and --step all skip steps of a runbook, the preflight among them."""
     skipping = [
         flag
         for flag, value in (
@@ -290,6 +314,17 @@ def _check_run_shape(
             f"{', '.join(skipping)} refused: a runbook runs whole, so no step is skipped",
             hint="rerun without it; a rerun converges hosts an interrupted run left behind",
         )
+
+
+def _check_run_shape(
+    cli: Mapping[str, Any],
+    extra_vars: Mapping[str, Any],
+    identities: Mapping[str, str | None],
+    environment: str | None,
+    lb_hosts: Sequence[str],
+) -> None:
+    """Refuse every way of running a runbook other than whole, on one environment's hosts."""
+    _check_skipping(cli)
     inventories = list(cli.get("inventory") or ())
     if len(inventories) != 1:
         raise NotAuthorizedError(

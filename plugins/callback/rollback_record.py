@@ -6,6 +6,7 @@ ansible-playbook and AWX runs release their lock exactly like CLI runs.
 
 import os
 
+from ansible import context
 from ansible.plugins.callback import CallbackBase
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.core import core
 
@@ -14,6 +15,8 @@ name: rollback_record
 type: notification
 short_description: Record a rollback's outcome, release its lock and end its grant
 description:
+  - When a runbook starts with C(--start-at-task), tags or C(--step), records the refusal in
+    the audit log and says why (such a run skips its authorize step and holds no grant).
   - At the end of the playbook, writes the run's outcome to the audit log, releases the
     environment lock this ansible-playbook process took in the authorize step, and removes
     the process's grant.
@@ -27,6 +30,22 @@ class CallbackModule(CallbackBase):
     CALLBACK_TYPE = "notification"
     CALLBACK_NAME = "rollbackctl.runbooks.rollback_record"
     CALLBACK_NEEDS_ENABLED = True
+
+    def v2_playbook_on_start(self, playbook):
+        # A runbook started mid-way or with tags skips its own preflight: record the attempt
+        # and say why here, since no step of it will run under a grant.
+        try:
+            guard = core().guard
+        except ImportError:
+            return
+        reason = guard.skipping_refusal(
+            pid=os.getpid(),
+            playbooks=list(context.CLIARGS.get("args") or ()),
+            cwd=os.getcwd(),
+            cli=dict(context.CLIARGS),
+        )
+        if reason:
+            self._display.error(f"rollbackctl: {reason}", wrap_text=False)
 
     def v2_playbook_on_stats(self, stats):
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.keys import make_key, write_allowed_signers
-from tests.support.sandbox import Sandbox
+from tests.support.sandbox import REPO_ROOT, Sandbox
 
 GUARDED = "sandbox-guarded"
 # The production policy's people: cto, two managers, lead dev, devops lead, on-call.
@@ -52,9 +53,13 @@ def guarded_stack() -> Iterator[Sandbox]:
     """A sandbox-guarded stack (the production policy) with the approvers' keys installed.
 
     Its trust root (signers, nonces, lock, audit log) is the state dir its policy names, under
-    the checkout; it is removed afterwards, so every module starts from an empty one.
+    the checkout; it is removed afterwards, so every module starts from an empty one. One
+    guarded module at a time uses it, also across test sessions of the same checkout.
     """
-    with _stack(GUARDED) as stack:
+    lock_path = REPO_ROOT / ".state" / "guarded-tests.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as held, _stack(GUARDED) as stack:
+        fcntl.flock(held, fcntl.LOCK_EX)
         shutil.rmtree(stack.trust_dir, ignore_errors=True)
         keys_dir = stack.state_dir / "test-keys"
         keys_dir.mkdir()
