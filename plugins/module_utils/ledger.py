@@ -212,10 +212,11 @@ def previous_current(ledger):
 def choose_target(ledger, host, requested=None, fleet=()):
     """The release a rollback goes to: the named one, or the newest stable one but current.
 
-    fleet holds the current release of every app host in the run. A rerun after an
-    interrupted rollout must converge, so a host already on the stable target stays where it
-    is (target == current) while the others still move; only when every host is on the
-    named release is it refused as already current.
+    fleet holds the current release of every app host in the run. A named stable release a
+    host already runs is planned as a no-op for that host (target == current): a rerun after
+    an interrupted rollout moves only the hosts left behind, and a rerun on a fleet that is
+    already back on the named release changes nothing, so "ensure release X" is idempotent.
+    Without a name the target must differ from current, or there is nothing to go back to.
     """
     current = ledger["current"]
     if current is None:
@@ -223,10 +224,6 @@ def choose_target(ledger, host, requested=None, fleet=()):
     elsewhere = {release for release in fleet if release and release != current}
     if requested:
         release = get(ledger, requested)
-        if requested == current and not elsewhere:
-            raise LedgerError(
-                f"release {requested} is already current on {host}; name another with --to"
-            )
         if release["state"] != "stable":
             raise LedgerError(
                 "release {} is {} on {}, not stable; pick a stable release from "

@@ -38,9 +38,11 @@ options:
   fleet:
     description:
       - The current release of every app host in the run (plan only).
-      - A host already on the stable target is then planned as a no-op (target equals
-        current) while others still have to move, so a rerun after an interrupted rollout
-        converges; a release is refused as already current only when every host runs it.
+      - Without a named release, a host already on the stable release the rest of the
+        fleet is being rolled back to is planned as a no-op (target equals current), so a
+        rerun after an interrupted rollout converges.
+      - A named stable release is a no-op on every host already running it, whether or not
+        other hosts still have to move; a run where every host runs it changes nothing.
     type: list
     elements: str
     default: []
