@@ -17,6 +17,14 @@ from rollbackctl.report import operator
 from rollbackctl.requests import sign_request
 from rollbackctl.runner import new_run_id
 
+signing_key_option = click.option(
+    "--key",
+    "key_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Your SSH key (or its .pub, the key in ssh-agent), as in the allowed signers file.",
+)
+
 
 @click.command()
 @click.argument("environment")
@@ -24,13 +32,7 @@ from rollbackctl.runner import new_run_id
 @click.option("--target", required=True, help="Release or backup id being approved.")
 @click.option("--requester", required=True, help="Who will run the rollback.")
 @click.option("--approver", required=True, help="Your name as in the allowed signers file.")
-@click.option(
-    "--key",
-    "key_path",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False),
-    help="Your SSH private key.",
-)
+@signing_key_option
 @click.option("--valid-for", default=30, show_default=True, help="Minutes until it expires.")
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False))
 @output_option
@@ -69,13 +71,7 @@ def approve(
 @click.option(
     "--requester", default=None, help="Your name as in the allowed signers file (default: you)."
 )
-@click.option(
-    "--key",
-    "key_path",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False),
-    help="Your SSH key (or its .pub, the key in ssh-agent).",
-)
+@signing_key_option
 @click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False))
 @output_option
 @remember_output

@@ -1,0 +1,355 @@
+"""A hostile operator on sandbox-guarded, with no valid approval, changes nothing.
+
+Each family of attack from the review is tried through the CLI, plain ansible-playbook or
+both: every attempt is refused with a one-line reason and an audit entry, leaves no lock,
+and leaves hosts, ledgers, nginx, the app's config and the database as they were.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from tests.support.sandbox import REPO_ROOT, Sandbox
+
+pytestmark = pytest.mark.integration
+
+ENV, GOOD, BAD = "sandbox-guarded", "2026.11.1", "2026.11.2"
+RUNBOOKS = ("app.yml", "app_container.yml", "database.yml", "data_corruption.yml", "read_only.yml")
+VENV_BIN = REPO_ROOT / ".venv" / "bin"
+# Values that later tasks read: what an attacker sets to steer a run started mid-way.
+STEERING = {
+    "rollback_confirmed": True,
+    "rollback_to": GOOD,
+    "release_select_target": GOOD,
+    "release_select_from": BAD,
+    "rollback_authorize_granted_target": GOOD,
+    "read_only_state": "on",
+    "restore_db_swapped": False,
+}
+
+
+def refusals(stack: Sandbox, since: int) -> list[dict]:
+    return [e for e in stack.audit_entries()[since:] if e.get("outcome") == "refused"]
+
+
+def playbook(stack: Sandbox, name: str, *args: str, env: dict | None = None, inventory=None):
+    """Plain ansible-playbook from the checkout, as an operator with a shell runs it."""
+    command = [str(VENV_BIN / "ansible-playbook"), str(REPO_ROOT / "playbooks" / name)]
+    if inventory is not False:
+        inventory = inventory or [REPO_ROOT / "inventories" / ENV / "hosts.yml"]
+        command += [f"--inventory={path}" for path in inventory]
+    run_env = {**stack.env, "PATH": f"{VENV_BIN}:{os.environ['PATH']}", **(env or {})}
+    return subprocess.run(
+        [*command, *args],
+        cwd=REPO_ROOT,
+        env=run_env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def task_names(stack: Sandbox, name: str) -> list[str]:
+    """Every task of a runbook, once each: --start-at-task takes the first of a name."""
+    listed = playbook(stack, name, "--list-tasks")
+    assert listed.returncode == 0, listed.stderr
+    names = []
+    for line in listed.stdout.splitlines():
+        if line.startswith("      ") and "TAGS:" in line:
+            task = line.strip().split("\tTAGS:")[0].strip()
+            if task not in names:
+                names.append(task)
+    return names
+
+
+def error_lines(run: subprocess.CompletedProcess[str]) -> str:
+    return "\n".join(line for line in (run.stdout + run.stderr).splitlines() if "msg" in line)
+
+
+def local_refusals(stack: Sandbox, since: int) -> list[dict]:
+    """Refusals recorded before the environment was known, in the local log."""
+    path = stack.state_dir / "audit.jsonl"
+    entries = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    return [e for e in entries[since:] if e.get("outcome") == "refused"]
+
+
+def test_starting_at_any_task_of_any_runbook_changes_nothing(guarded: Sandbox) -> None:
+    before, local = guarded.host_state(), len(local_refusals(guarded, 0))
+    attempts = [(book, task) for book in RUNBOOKS for task in task_names(guarded, book)]
+    assert len(attempts) > 100
+
+    def attempt(item: tuple[str, str]) -> tuple[str, str, int, str]:
+        book, task = item
+        run = playbook(guarded, book, "--start-at-task", task, "-e", json.dumps(STEERING))
+        return book, task, run.returncode, run.stdout + run.stderr
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(attempt, attempts))
+    succeeded = [(book, task) for book, task, code, _ in results if code == 0]
+    assert not succeeded, f"runs started mid-way that did not fail: {succeeded[:5]}"
+    for book, task, _, output in results:
+        assert "--start-at-task refused: a runbook runs whole" in output, (book, task)
+    assert guarded.host_state() == before
+    assert len(local_refusals(guarded, 0)) - local >= len(attempts)
+
+
+def test_tags_and_steps_cannot_skip_the_preflight(guarded: Sandbox) -> None:
+    before, local = guarded.host_state(), len(local_refusals(guarded, 0))
+    for options in (["--skip-tags", "always"], ["--tags", "never"], ["--step"]):
+        run = playbook(guarded, "app.yml", *options, "-e", json.dumps(STEERING))
+        assert run.returncode != 0, options
+        assert f"{options[0]} refused: a runbook runs whole" in run.stdout + run.stderr
+    assert guarded.host_state() == before
+    assert len(local_refusals(guarded, 0)) - local == 3
+
+
+@pytest.mark.parametrize(
+    ("name", "extra"),
+    [
+        ("deploy.yml", {"release_deploy_id": GOOD}),
+        ("app_service.yml", {}),
+        ("sandbox.yml", {"sandbox_state": "stopped"}),
+        ("backup_verify.yml", {}),
+    ],
+    ids=["deploy", "app-service", "sandbox-stop", "backup-verify"],
+)
+def test_helper_playbooks_change_no_guarded_host(guarded: Sandbox, name: str, extra: dict) -> None:
+    before, audited = guarded.host_state(), len(guarded.audit_entries())
+    run = playbook(guarded, name, "-e", json.dumps(extra))
+    if name != "backup_verify.yml":
+        assert run.returncode != 0
+        assert "belongs to sandbox-guarded" in error_lines(run)
+        assert refusals(guarded, audited)
+    assert guarded.host_state() == before
+
+
+def test_rollback_type_is_the_playbooks_not_a_variable(guarded: Sandbox) -> None:
+    before, audited = guarded.host_state(), len(guarded.audit_entries())
+    run = playbook(
+        guarded,
+        "database.yml",
+        "-e",
+        json.dumps({"rollback_confirmed": True}),
+        "-e",
+        "rollback_type=app",
+    )
+    assert run.returncode != 0
+    assert "-e rollback_type is not a run input" in error_lines(run)
+    assert guarded.host_state() == before
+    assert len(refusals(guarded, audited)) == 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["app", ENV, "--yes", "--to", "{{ lookup('pipe', 'touch MARK') }}"],
+        ["db", ENV, "--yes", "--backup", "{{ lookup('pipe', 'touch MARK') }}"],
+        ["data-corruption", ENV, "--yes", "--backup", "{{ lookup('pipe', 'touch MARK') }}"],
+    ],
+    ids=["app-to", "db-backup", "data-corruption-backup"],
+)
+def test_cli_inputs_are_never_templates(guarded: Sandbox, tmp_path: Path, args: list[str]) -> None:
+    mark = tmp_path / "templated"
+    before = guarded.host_state()
+    result = guarded.cli(*[a.replace("MARK", str(mark)) for a in args])
+    assert result.code == 2
+    assert "is not a valid id" in result.stderr.strip().splitlines()[-1]
+    assert not mark.exists()
+    assert guarded.host_state() == before
+
+
+def test_empty_target_is_an_error_not_a_default(guarded: Sandbox) -> None:
+    before = guarded.host_state()
+    result = guarded.cli("app", ENV, "--yes", "--to", "")
+    assert result.code == 2
+    assert "release is empty" in result.stderr
+    assert guarded.host_state() == before
+
+
+def test_playbook_inputs_are_checked_before_anything_templates_them(
+    guarded: Sandbox, tmp_path: Path
+) -> None:
+    mark = tmp_path / "templated"
+    before, audited = guarded.host_state(), len(guarded.audit_entries())
+    extra = {"rollback_confirmed": True, "rollback_to": f"{{{{ lookup('pipe', 'touch {mark}') }}}}"}
+    run = playbook(guarded, "app.yml", "-e", json.dumps(extra))
+    assert run.returncode != 0
+    assert "-e rollback_to: not a valid id" in error_lines(run)
+    assert not mark.exists()
+    assert guarded.host_state() == before
+    assert len(refusals(guarded, audited)) == 1
+
+
+def test_callers_state_dir_is_not_a_trust_root(guarded: Sandbox, tmp_path: Path) -> None:
+    """Their own allowed_signers, nonces and lock folder, beside a link to the real hosts."""
+    mine = tmp_path / "state"
+    (mine / "signers" / ENV).mkdir(parents=True)
+    (mine / ENV).symlink_to(guarded.root)
+    keys = guarded.keys
+    # mallory lists her own key as carol's and as oscar's.
+    pub = Path(f"{keys['mallory']}.pub").read_text().strip()
+    signers = "".join(
+        f'{who} namespaces="rollbackctl-approval,rollbackctl-request" {pub}\n'
+        for who in ("carol", "oscar")
+    )
+    for where in (mine / "signers" / ENV, mine / "signers"):
+        (where / "allowed_signers").write_text(signers)
+    approval = mine / "carol.approval"
+    made = guarded.cli(
+        "approve", ENV, "app", "--target", GOOD, "--requester", "oscar", "--approver", "carol",
+        "--key", str(keys["mallory"]), "--out", str(approval),
+    )  # fmt: skip
+    assert made.code == 0, made.stderr
+    before, audited = guarded.host_state(), len(guarded.audit_entries())
+    env = {**guarded.env, "ROLLBACKCTL_STATE_DIR": str(mine), "ROLLBACKCTL_OPERATOR": "oscar"}
+    result = cli_with(
+        env, "app", ENV, "--yes", "--approval", str(approval), "--key", str(keys["mallory"])
+    )
+    assert result.returncode == 4, result.stderr
+    assert "signed by a key not in allowed_signers" in result.stderr.strip().splitlines()[-1]
+    assert guarded.host_state() == before
+    assert len(refusals(guarded, audited)) == 1
+    assert not (mine / "locks").exists() and not (mine / "audit.jsonl").exists()
+
+
+def cli_with(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The real CLI with an environment the caller chose."""
+    return subprocess.run(
+        [str(VENV_BIN / "rollbackctl"), *args], env=env, capture_output=True, text=True, timeout=900
+    )
+
+
+def _fake_collection(root: Path) -> Path:
+    """A collection whose authorize step allows everything, as an attacker would ship it."""
+    fake = root / "ansible_collections" / "rollbackctl" / "runbooks"
+    shutil.copytree(REPO_ROOT / "plugins", fake / "plugins")
+    shutil.copytree(REPO_ROOT / "meta", fake / "meta")
+    shutil.copy2(REPO_ROOT / "galaxy.yml", fake / "galaxy.yml")
+    (fake / "plugins" / "action" / "authorize.py").write_text(
+        "from ansible.plugins.action import ActionBase\n"
+        "class ActionModule(ActionBase):\n"
+        "    def run(self, tmp=None, task_vars=None):\n"
+        "        return {'changed': False, 'target': '', 'decision': {}, 'run_id': 'x',\n"
+        "                'environment': 'sandbox-guarded', 'rollback_type': 'app'}\n"
+    )
+    return root
+
+
+def test_callers_ansible_and_pg_variables_do_not_reach_the_run(
+    guarded: Sandbox, tmp_path: Path
+) -> None:
+    fake = _fake_collection(tmp_path / "fake")
+    (tmp_path / "ansible.cfg").write_text("[defaults]\ncallbacks_enabled =\n")
+    hostile = {
+        "ANSIBLE_COLLECTIONS_PATH": str(fake),
+        "ANSIBLE_COLLECTIONS_PATHS": str(fake),
+        "ANSIBLE_ROLES_PATH": str(tmp_path),
+        "ANSIBLE_CONFIG": str(tmp_path / "ansible.cfg"),
+        "ANSIBLE_CALLBACKS_ENABLED": "",
+        "ANSIBLE_ACTION_PLUGINS": str(
+            fake / "ansible_collections/rollbackctl/runbooks/plugins/action"
+        ),
+        "ROLLBACKCTL_PROJECT_DIR": str(tmp_path),
+        "PGHOST": "192.0.2.1",
+        "PGPORT": "1",
+        "PGUSER": "nobody",
+        "PGDATABASE": "nothing",
+    }
+    before, audited = guarded.host_state(), len(guarded.audit_entries())
+    env = {**guarded.env, **hostile, "ROLLBACKCTL_OPERATOR": "oscar"}
+    result = cli_with(env, "app", ENV, "--yes", "--key", str(guarded.keys["oscar"]))
+    assert result.returncode == 4, result.stderr
+    assert "needs 1 approver" in result.stderr.strip().splitlines()[-1]
+    assert guarded.host_state() == before
+    assert len(refusals(guarded, audited)) == 1
+    # PG* of the caller do not break the stack's own setup either.
+    up = cli_with(env, "sandbox", "up", "--env", ENV)
+    assert up.returncode == 0, up.stderr[-2000:]
+
+
+@pytest.mark.parametrize("how", ["copy", "symlink"])
+def test_a_folder_named_sandbox_does_not_make_hosts_sandbox(
+    guarded: Sandbox, tmp_path: Path, how: str
+) -> None:
+    folder = tmp_path / "sandbox"
+    source = REPO_ROOT / "inventories" / ENV
+    if how == "copy":
+        shutil.copytree(source, folder, symlinks=False)
+    else:
+        folder.mkdir()
+        for entry in source.iterdir():
+            (folder / entry.name).symlink_to(entry)
+    before, audited = guarded.host_state(), len(guarded.audit_entries())
+    run = playbook(
+        guarded, "app.yml", "-e", json.dumps({"rollback_confirmed": True}),
+        inventory=[folder / "hosts.yml"],
+    )  # fmt: skip
+    assert run.returncode != 0
+    assert "needs a proven requester" in error_lines(run) or "needs 1 approver" in error_lines(run)
+    assert guarded.host_state() == before
+    assert len(refusals(guarded, audited)) == 1
+
+
+def test_a_second_inventory_cannot_relabel_the_hosts(guarded: Sandbox, tmp_path: Path) -> None:
+    """Both are refused; a run whose hosts' identity was redirected is recorded in the local
+    log, since its environment cannot be trusted."""
+    fake_identity = tmp_path / "identity"
+    fake_identity.write_text("sandbox\n")
+    extra = tmp_path / "relabel.yml"
+    extra.write_text(
+        "all:\n  vars:\n"
+        f"    rollbackctl_identity_file: {fake_identity}\n"
+        "    rollbackctl_environment: sandbox\n"
+    )
+    before, audited = guarded.host_state(), len(guarded.audit_entries())
+    local = len(local_refusals(guarded, 0))
+    run = playbook(
+        guarded, "app.yml", "-e", json.dumps({"rollback_confirmed": True}),
+        inventory=[REPO_ROOT / "inventories" / ENV / "hosts.yml", extra],
+    )  # fmt: skip
+    assert run.returncode != 0
+    assert "2 inventories given" in error_lines(run)
+    relabel = playbook(
+        guarded, "app.yml", "-e", json.dumps({"rollback_confirmed": True}),
+        "-e", f"rollbackctl_identity_file={fake_identity}",
+    )  # fmt: skip
+    assert relabel.returncode != 0
+    assert "-e rollbackctl_identity_file is not a run input" in error_lines(relabel)
+    assert guarded.host_state() == before
+    assert len(refusals(guarded, audited)) + len(local_refusals(guarded, 0)) - local == 2
+
+
+def test_a_truncated_audit_log_refuses_and_leaves_no_lock(guarded: Sandbox) -> None:
+    guarded.cli("app", ENV, "--check")  # the log exists
+    log = guarded.audit_path
+    assert log.exists()
+    original = log.read_bytes()
+    log.write_bytes(original + b'{"event": "attempt", "run_id"')
+    try:
+        before = guarded.host_state()
+        guarded.env["ROLLBACKCTL_OPERATOR"] = "oscar"
+        result = guarded.cli("app", ENV, "--yes", "--key", str(guarded.keys["oscar"]))
+        assert result.code != 0
+        assert "audit" in result.stderr.strip().splitlines()[-1]
+        assert guarded.host_state() == before
+        assert guarded.locks() == []
+    finally:
+        log.write_bytes(original)
+
+
+def test_plan_of_a_guarded_environment_needs_no_key_and_changes_nothing(guarded: Sandbox) -> None:
+    before, audited = guarded.host_state(), len(guarded.audit_entries())
+    result = guarded.cli("app", ENV, "--check", "--output", "json")
+    assert result.code == 0, result.stderr
+    plan = result.json()
+    assert (plan["from"], plan["to"]) == (BAD, GOOD)
+    assert guarded.host_state() == before
+    assert guarded.audit_entries()[audited:] == []
