@@ -69,11 +69,6 @@ options:
     description: Environment name used in messages.
     type: str
     default: this environment
-  pause_at:
-    description: Test hook; pause after the dump is written and before it is renamed into place.
-    type: str
-    choices: ['', dumped]
-    default: ''
 extends_documentation_fragment:
   - rollbackctl.runbooks.postgres
 author: rollbackctl maintainers
@@ -120,8 +115,6 @@ import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.rollbackctl.runbooks.plugins.module_utils import dbbackup, pgtools
-
-PAUSE_SECONDS = 600
 
 
 def _pid_alive(pid):
@@ -208,8 +201,6 @@ def _create(module, params):
     )
     metadata["dump_seconds"] = round(time.monotonic() - started, 3)
     dbbackup.atomic_write_json(os.path.join(partial, dbbackup.METADATA), metadata)
-    if params["pause_at"] == "dumped":
-        _pause(partial)
     final = os.path.join(root, backup_id)
     os.rename(partial, final)
     os.unlink(os.path.join(final, dbbackup.OWNER_FILE))
@@ -218,14 +209,6 @@ def _create(module, params):
         shutil.rmtree(os.path.join(root, victim))
         deleted.append(victim)
     return dict(metadata, path=final), deleted, stale
-
-
-def _pause(path):
-    """Hold still so a test can kill the run in this phase; the marker says we got here."""
-    marker = path.rstrip("/") + ".paused"
-    with open(marker, "w") as handle:
-        handle.write(str(os.getpid()))
-    time.sleep(PAUSE_SECONDS)
 
 
 def _check(params, backups):
@@ -286,7 +269,6 @@ def main():
             "keep": {"type": "int", "default": 7},
             "verification": {"type": "dict"},
             "environment": {"type": "str", "default": "this environment"},
-            "pause_at": {"type": "str", "default": "", "choices": ["", "dumped"]},
             **pgtools.CONNECTION_ARGS,
         },
         required_if=[("action", "record", ["backup_id", "verification"])],

@@ -50,13 +50,6 @@ options:
     description: How often the swap is retried while sessions keep the database busy.
     type: int
     default: 20
-  pause_at:
-    description: >-
-      Test hook; pause half-way through the staging restore (staging) or inside the swap
-      transaction between the two renames (swap).
-    type: str
-    choices: ['', staging, swap]
-    default: ''
 extends_documentation_fragment:
   - rollbackctl.runbooks.postgres
 author: rollbackctl maintainers
@@ -114,8 +107,6 @@ import time
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.rollbackctl.runbooks.plugins.module_utils import dbbackup, pgtools
 
-PAUSE_SECONDS = 600
-
 
 def _journal_path(params):
     return os.path.join(params["root"], "restore-{}.journal.json".format(params["database"]))
@@ -125,14 +116,6 @@ def _save(params, journal, phase):
     journal["phase"] = phase
     journal["updated_at"] = dbbackup.now_utc().isoformat(timespec="seconds")
     dbbackup.atomic_write_json(_journal_path(params), journal)
-
-
-def _pause(params, phase):
-    """Hold still so a test can kill the run in this phase; the marker says we got here."""
-    marker = os.path.join(params["root"], f"restore-{params['database']}.{phase}.paused")
-    with open(marker, "w") as handle:
-        handle.write(str(os.getpid()))
-    time.sleep(PAUSE_SECONDS)
 
 
 def _ident(name):
@@ -155,10 +138,6 @@ def _restore_into(conn, params, name, backup):
     )
     dump = os.path.join(backup["path"], dbbackup.DUMP)
     common = ["--exit-on-error", "--no-password", f"--dbname={name}"]
-    if params["pause_at"] == "staging":
-        # Half a restore: the schema without its data, then stop where a kill would.
-        pgtools.run_tool(params, "pg_restore", "--section=pre-data", *common, dump)
-        _pause(params, "staging")
     pgtools.run_tool(params, "pg_restore", f"--jobs={params['jobs']}", *common, dump)
 
 
@@ -275,8 +254,6 @@ def _swap(module, params, conn):
                         _ident(database), _ident(previous)
                     )
                 )
-                if params["pause_at"] == "swap":
-                    _pause(params, "swap")
                 conn.execute(
                     pgtools.sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
                         _ident(staging), _ident(database)
@@ -353,7 +330,6 @@ def main():
             "name": {"type": "str"},
             "jobs": {"type": "int", "default": 2},
             "swap_attempts": {"type": "int", "default": 20},
-            "pause_at": {"type": "str", "default": "", "choices": ["", "staging", "swap"]},
             **pgtools.CONNECTION_ARGS,
         },
         required_if=[
