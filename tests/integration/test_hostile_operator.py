@@ -353,3 +353,58 @@ def test_plan_of_a_guarded_environment_needs_no_key_and_changes_nothing(guarded:
     assert (plan["from"], plan["to"]) == (BAD, GOOD)
     assert guarded.host_state() == before
     assert guarded.audit_entries()[audited:] == []
+
+
+def _users(stack: Sandbox) -> set[str]:
+    import psycopg
+
+    with psycopg.connect(
+        host="127.0.0.1", port=stack.db_port, user="postgres", dbname="market", autocommit=True
+    ) as conn:
+        return {row[0] for row in conn.execute("SELECT email FROM users")}
+
+
+def _add_user(stack: Sandbox, email: str) -> None:
+    import psycopg
+
+    with psycopg.connect(
+        host="127.0.0.1", port=stack.db_port, user="market", dbname="market", autocommit=True
+    ) as conn:
+        conn.execute("INSERT INTO users (email, password_hash) VALUES (%s, 'x')", (email,))
+
+
+def _verified_backup(stack: Sandbox) -> str:
+    made = stack.cli("backup", ENV, "--output", "json")
+    assert made.code == 0, made.stderr
+    backup = made.json()["id"]
+    checked = stack.cli("backups", "verify", ENV, backup)
+    assert checked.code == 0, checked.stderr
+    return backup
+
+
+def test_the_approved_backup_is_restored_never_a_newer_one(
+    guarded: Sandbox, tmp_path: Path
+) -> None:
+    """Approvals for backup A while B is the newest verified one, no --backup: A comes back."""
+    backup_a = _verified_backup(guarded)
+    users_a = _users(guarded)
+    _add_user(guarded, "after-a@example.com")
+    backup_b = _verified_backup(guarded)
+    assert backup_b != backup_a
+    _add_user(guarded, "after-b@example.com")
+    approvals = []
+    for approver in ("carol", "erin"):
+        out = tmp_path / f"{approver}.approval"
+        made = guarded.cli(
+            "approve", ENV, "db", "--target", backup_a, "--requester", "oscar",
+            "--approver", approver, "--key", str(guarded.keys[approver]), "--out", str(out),
+        )  # fmt: skip
+        assert made.code == 0, made.stderr
+        approvals += ["--approval", str(out)]
+    guarded.env["ROLLBACKCTL_OPERATOR"] = "oscar"
+    result = guarded.cli(
+        "db", ENV, "--yes", *approvals, "--key", str(guarded.keys["oscar"]), "--output", "json"
+    )
+    assert result.code == 0, result.stderr[-2000:]
+    assert result.json()["to"] == backup_a
+    assert _users(guarded) == users_a
