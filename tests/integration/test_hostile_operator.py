@@ -376,7 +376,7 @@ def _add_user(stack: Sandbox, email: str) -> None:
 def _verified_backup(stack: Sandbox) -> str:
     made = stack.cli("backup", ENV, "--output", "json")
     assert made.code == 0, made.stderr
-    backup = made.json()["id"]
+    backup = made.json()["backup"]["id"]
     checked = stack.cli("backups", "verify", ENV, backup)
     assert checked.code == 0, checked.stderr
     return backup
