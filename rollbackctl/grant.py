@@ -19,6 +19,9 @@ from typing import Any
 
 from rollbackctl.paths import controller_dir
 
+# Per-process files: the grant, the identities the preflight read, the decision marker.
+KINDS = ("grants", "identities", "decided")
+
 
 def process_start(pid: int) -> str:
     """The kernel's start time of pid (clock ticks since boot); '' when it is gone.
@@ -93,9 +96,20 @@ def read(pid: int) -> Grant | None:
         return None
 
 
+def mark_decided(pid: int) -> None:
+    """The run's authorize step (or the refusal of a skipping run) decided about this process."""
+    path = _path("decided", pid)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch()
+
+
+def was_decided(pid: int) -> bool:
+    return _path("decided", pid).exists()
+
+
 def remove(pid: int) -> Grant | None:
     grant = read(pid)
-    for kind in ("grants", "identities"):
+    for kind in KINDS:
         for suffix in (".json", ".lock", ".tmp"):
             _path(kind, pid).with_suffix(suffix).unlink(missing_ok=True)
     return grant
@@ -118,7 +132,7 @@ def identities(pid: int) -> dict[str, str | None]:
 def prune() -> int:
     """Drop the files of processes that are gone (a run killed before its end)."""
     removed = 0
-    for kind in ("grants", "identities"):
+    for kind in KINDS:
         folder = controller_dir() / kind
         for path in folder.glob("*.json") if folder.exists() else []:
             pid, _, start = path.stem.partition("-")

@@ -149,6 +149,7 @@ def authorize_playbook_run(
     success this process holds a grant for exactly that environment, type, target and hosts.
     """
     started = datetime.now(UTC)
+    grant.mark_decided(pid)
     environment = _agreed_environment(identities)
     request = {
         "environment": environment or "unknown",
@@ -225,6 +226,7 @@ def skipping_refusal(
     try:
         _check_skipping(cli)
     except NotAuthorizedError as exc:
+        grant.mark_decided(pid)
         request = {
             "environment": "unknown",
             "rollback_type": rollback_type,
@@ -440,6 +442,36 @@ def _audit_step_refusal(
             "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
     )
+
+
+PREFLIGHT_SKIPPED = (
+    "the preflight (authorization, lock, confirmation) did not run on localhost; "
+    "include localhost in --limit"
+)
+
+
+def unauthorized_end(*, pid: int, playbooks: Sequence[str], cwd: str) -> str | None:
+    """At the end of a runbook whose authorize step never ran (a --limit without localhost):
+    record the refusal that nothing else recorded, and return it."""
+    if grant.was_decided(pid) or grant.read(pid) is not None:
+        return None
+    try:
+        _, rollback_type = playbook_type(playbooks, cwd)
+    except NotAuthorizedError:
+        return None  # not a runbook
+    environment = _agreed_environment(grant.identities(pid)) or "unknown"
+    request = {
+        "environment": environment,
+        "rollback_type": rollback_type,
+        "target": "",
+        "requester": "",
+        "break_glass": False,
+    }
+    exc = NotAuthorizedError(PREFLIGHT_SKIPPED)
+    AuditLog.for_environment(environment).append(
+        _refusal(_unauthorized_run(pid), request, exc, datetime.now(UTC), {"pid": pid})
+    )
+    return exc.one_line()
 
 
 def finish_run(pid: int, *, failed: bool) -> str | None:

@@ -52,6 +52,11 @@ class CallbackModule(CallbackBase):
             guard = core().guard
         except ImportError:
             return
+        reason = guard.unauthorized_end(
+            pid=os.getpid(), playbooks=list(context.CLIARGS.get("args") or ()), cwd=os.getcwd()
+        )
+        if reason:
+            self._display.error(f"rollbackctl: refused: {reason}", wrap_text=False)
         failed = any(stats.failures.values()) or any(stats.dark.values())
         run_id = guard.finish_run(os.getpid(), failed=failed)
         if run_id:

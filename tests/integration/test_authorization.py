@@ -395,7 +395,7 @@ def test_plan_needs_no_request_and_changes_nothing(guarded: Sandbox) -> None:
     ("extra", "reason"),
     [
         (("-l", "app1,localhost"), "--limit leaves out lb1"),
-        (("-l", "app"), "whose hosts change only in a run its runbook's preflight authorized"),
+        (("-l", "app"), "did not run on localhost; include localhost in --limit"),
         (
             ("-e", "rollbackctl_environment=sandbox"),
             "-e rollbackctl_environment is not a run input",
