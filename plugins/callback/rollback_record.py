@@ -34,30 +34,38 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_start(self, playbook):
         # A runbook started mid-way or with tags skips its own preflight: record the attempt
         # and say why here, since no step of it will run under a grant.
-        try:
-            guard = core().guard
-        except ImportError:
-            return
-        reason = guard.skipping_refusal(
-            pid=os.getpid(),
-            playbooks=list(context.CLIARGS.get("args") or ()),
-            cwd=os.getcwd(),
-            cli=dict(context.CLIARGS),
-        )
-        if reason:
-            self._display.error(f"rollbackctl: {reason}", wrap_text=False)
+        guard = _guard()
+        if guard:
+            self._refused(guard.skipping_refusal(cli=dict(context.CLIARGS), **_this_run()))
 
     def v2_playbook_on_stats(self, stats):
-        try:
-            guard = core().guard
-        except ImportError:
+        guard = _guard()
+        if guard is None:
             return
-        reason = guard.unauthorized_end(
-            pid=os.getpid(), playbooks=list(context.CLIARGS.get("args") or ()), cwd=os.getcwd()
-        )
-        if reason:
-            self._display.error(f"rollbackctl: refused: {reason}", wrap_text=False)
+        # A runbook whose --limit left out its authorize step ends here without a record.
+        self._refused(guard.unauthorized_end(**_this_run()))
         failed = any(stats.failures.values()) or any(stats.dark.values())
         run_id = guard.finish_run(os.getpid(), failed=failed)
         if run_id:
             self._display.vv(f"rollbackctl: run {run_id} recorded, lock released")
+
+    def _refused(self, reason):
+        if reason:
+            self._display.error(f"rollbackctl: refused: {reason}", wrap_text=False)
+
+
+def _guard():
+    """The library's guard, or None when it is not installed (nothing to record then)."""
+    try:
+        return core().guard
+    except ImportError:
+        return None
+
+
+def _this_run():
+    """This ansible-playbook process and the playbook it was started with."""
+    return {
+        "pid": os.getpid(),
+        "playbooks": list(context.CLIARGS.get("args") or ()),
+        "cwd": os.getcwd(),
+    }
