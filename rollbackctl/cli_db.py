@@ -50,6 +50,8 @@ def _restore_text(result: dict[str, Any]) -> str:
     text = render_text(result)
     database = result.get("database") or {}
     extra = []
+    if database.get("restored") is False:
+        extra.append(f"nothing restored: {database.get('reason')}")
     if database.get("safety_backup"):
         extra.append(f"safety backup: {database['safety_backup']}")
     if database.get("previous_database"):

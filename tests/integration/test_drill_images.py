@@ -1,4 +1,8 @@
-"""The local drill images built by scripts/build-images.sh run what the molecule drills need."""
+"""The local drill images built by scripts/build-images.sh run what the molecule drills need.
+
+These check the images, not a rollback: they are their own `images` tests, run before the drills
+so a broken image is named as such rather than as a failed drill.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import subprocess
 
 import pytest
 
-pytestmark = pytest.mark.drills
+pytestmark = pytest.mark.images
 
 SUITE = "bookworm"
 HOST_IMAGES = [f"local/rollbackctl-{name}:{SUITE}" for name in ("host", "app", "db", "lb")]
