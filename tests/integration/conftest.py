@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.checkout import CLI_CONTENT, copy_checkout
 from tests.support.keys import make_key, write_allowed_signers
 from tests.support.sandbox import REPO_ROOT, Sandbox
 
@@ -20,11 +20,11 @@ SIGNERS = ("carol", "erin", "ezra", "lena", "dmitri", "oscar")
 
 
 @contextmanager
-def _stack(environment: str) -> Iterator[Sandbox]:
+def _stack(environment: str, checkout: Path = REPO_ROOT) -> Iterator[Sandbox]:
     # Not pytest's tmp tree: it is root-only, and the postgres user must reach its data dir.
     state = Path(tempfile.mkdtemp(prefix="rollbackctl-test-"))
     state.chmod(0o755)
-    stack = Sandbox(state, environment)
+    stack = Sandbox(state, environment, checkout)
     try:
         stack.up()
         stack.snapshot()
@@ -53,23 +53,22 @@ def guarded_stack() -> Iterator[Sandbox]:
     """A sandbox-guarded stack (the production policy) with the approvers' keys installed.
 
     Its trust root (signers, nonces, lock, audit log) is the state dir its policy names, under
-    the checkout; it is removed afterwards, so every module starts from an empty one. One
-    guarded module at a time uses it, also across test sessions of the same checkout.
+    the checkout: the stack runs from a copy of the checkout of its own, so every module starts
+    from an empty trust root and modules can run side by side.
     """
-    lock_path = REPO_ROOT / ".state" / "guarded-tests.lock"
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "w") as held, _stack(GUARDED) as stack:
-        fcntl.flock(held, fcntl.LOCK_EX)
-        shutil.rmtree(stack.trust_dir, ignore_errors=True)
-        keys_dir = stack.state_dir / "test-keys"
-        keys_dir.mkdir()
-        stack.keys = {name: make_key(keys_dir, name) for name in (*SIGNERS, "mallory")}
-        signers = {name: stack.keys[name] for name in SIGNERS}
-        write_allowed_signers(stack.trust_dir / "signers" / "allowed_signers", signers)
-        try:
+    checkout = Path(tempfile.mkdtemp(prefix="rollbackctl-checkout-"))
+    checkout.chmod(0o755)
+    copy_checkout(checkout, *CLI_CONTENT)
+    try:
+        with _stack(GUARDED, checkout) as stack:
+            keys_dir = stack.state_dir / "test-keys"
+            keys_dir.mkdir()
+            stack.keys = {name: make_key(keys_dir, name) for name in (*SIGNERS, "mallory")}
+            signers = {name: stack.keys[name] for name in SIGNERS}
+            write_allowed_signers(stack.trust_dir / "signers" / "allowed_signers", signers)
             yield stack
-        finally:
-            shutil.rmtree(stack.trust_dir, ignore_errors=True)
+    finally:
+        shutil.rmtree(checkout, ignore_errors=True)
 
 
 @pytest.fixture

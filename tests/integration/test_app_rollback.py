@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.checkout import cli_from, copy_checkout
 from tests.support.sandbox import APP_HOSTS, Sandbox
 
 pytestmark = pytest.mark.integration
@@ -239,20 +240,74 @@ def test_bad_release_cannot_be_named_as_target(sandbox: Sandbox) -> None:
     assert f"release {BAD} is bad" in result.stderr
 
 
-def test_malformed_inventory_is_refused(sandbox: Sandbox) -> None:
-    from tests.support.sandbox import REPO_ROOT
+def test_malformed_inventory_is_refused(sandbox: Sandbox, tmp_path: Path) -> None:
+    # A checkout of its own: the CLI trusts only the inventories of the checkout it runs from.
+    checkout = copy_checkout(tmp_path / "checkout", "rollbackctl")
+    broken = checkout / "inventories" / "broken-inventory-test"
+    broken.mkdir()
+    (broken / "hosts.yml").write_text("all:\n  children:\n    app:\n      hosts: [oops\n")
+    before = sandbox.host_state()
 
-    broken = REPO_ROOT / "inventories" / "broken-inventory-test"
-    broken.mkdir(exist_ok=True)  # a killed earlier run may have left it
-    try:
-        (broken / "hosts.yml").write_text("all:\n  children:\n    app:\n      hosts: [oops\n")
-        before = sandbox.host_state()
+    result = cli_from(checkout, sandbox.env, "app", "broken-inventory-test", "--yes")
 
-        result = sandbox.cli("app", "broken-inventory-test", "--yes")
+    assert result.code == 2
+    assert "malformed inventory" in result.stderr.strip().splitlines()[-1]
+    assert sandbox.host_state() == before
 
-        assert result.code == 2
-        assert "malformed inventory" in result.stderr
-        assert sandbox.host_state() == before
-    finally:
-        (broken / "hosts.yml").unlink()
-        broken.rmdir()
+
+def test_host_failing_mid_switch_gets_its_release_back_and_the_run_stops(
+    sandbox: Sandbox,
+) -> None:
+    # app2's copy of the stable release cannot come up healthy; app1's can.
+    path = sandbox.release_file("app2", GOOD)
+    path.write_text(json.dumps({**json.loads(path.read_text()), "faults": ["health"]}))
+
+    result = sandbox.cli("app", "sandbox", "--yes", "--output", "json")
+
+    assert result.code == 6
+    last = result.stderr.strip().splitlines()[-1]
+    assert "rollback failed on app2" in last
+    assert f"release {BAD} was put back and serves again" in last
+    # One host at a time: app1 made it, app2 runs what it ran before; both serve, none drained.
+    assert sandbox.current_links() == {"app1": GOOD, "app2": BAD}
+    servers = sandbox.upstream_servers()
+    assert len(servers) == len(APP_HOSTS) and not [s for s in servers if "down" in s], servers
+    assert {sandbox.served_release() for _ in range(6)} == {GOOD, BAD}
+    assert sandbox.states()["app2"][GOOD] != "bad"  # the host failed, not the release
+
+
+def test_deploy_failing_mid_switch_restores_the_previous_release_and_stops(
+    sandbox: Sandbox,
+) -> None:
+    # A redeploy of 2026.11.1 whose copy on app1 cannot come up healthy.
+    path = sandbox.release_file("app1", GOOD)
+    path.write_text(json.dumps({**json.loads(path.read_text()), "faults": ["health"]}))
+
+    run = sandbox.run_playbook("deploy.yml", "-e", f"release_deploy_id={GOOD}")
+
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert f"deploy of {GOOD} failed on app1" in output
+    # The rescue ran on app1 only (one host at a time): back on the release it ran before.
+    assert sandbox.current_links() == {"app1": BAD, "app2": BAD}
+    servers = sandbox.upstream_servers()
+    assert len(servers) == len(APP_HOSTS) and not [s for s in servers if "down" in s], servers
+    assert {sandbox.served_release() for _ in range(4)} == {BAD}
+    # A release already verified stable keeps its verdict; the rescue says so.
+    assert f"release {GOOD} is current and stable on this host; not marking it bad" in output
+    assert sandbox.states()["app1"][GOOD] == "stable"
+
+
+def test_releases_shows_every_hosts_releases_after_a_rollback(sandbox: Sandbox) -> None:
+    assert sandbox.cli("app", "sandbox", "--yes").code == 0
+
+    result = sandbox.cli("releases", "sandbox", "--output", "json")
+
+    assert result.code == 0, result.stderr
+    hosts = result.json()["hosts"]
+    assert sorted(hosts) == list(APP_HOSTS)
+    for host in APP_HOSTS:
+        listed = {r["id"]: (r["state"], r["current"]) for r in hosts[host]["releases"]}
+        assert listed[GOOD] == ("stable", True), host
+        assert listed[BAD] == ("bad", False), host
+        assert hosts[host]["current"] == GOOD

@@ -9,7 +9,6 @@ The inventory says nothing about which environment it is: the hosts' identity fi
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -24,37 +23,21 @@ from rollbackctl.approvals import ApprovalPayload, create_approval
 from rollbackctl.audit import AuditLog
 from rollbackctl.policy import Request
 from rollbackctl.runbooks import input_problems
+from tests.support.checkout import copy_checkout
+from tests.support.keys import write_allowed_signers
 from tests.support.sandbox import APP_HOSTS, REPO_ROOT, Sandbox
 
 pytestmark = pytest.mark.integration
 
 GOOD, BAD = "2026.11.1", "2026.11.2"
+GUARDED = "sandbox-guarded"
 AWX_USER = "alice"
-# What an AWX project sync brings from the repository (the project is the collection too).
-PROJECT_CONTENT = (
-    "ansible.cfg",
-    "galaxy.yml",
-    "meta",
-    "playbooks",
-    "roles",
-    "plugins",
-    "collections",
-)
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The repository as an AWX project sync leaves it: a plain copy, no .venv, no .state."""
-    root = tmp_path_factory.mktemp("awx-project")
-    for name in PROJECT_CONTENT:
-        source = REPO_ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, root / name, symlinks=True)
-        else:
-            shutil.copy2(source, root / name)
-    # Policies are looked up beside the inventories, as the runbooks ship them.
-    shutil.copytree(REPO_ROOT / "inventories", root / "inventories")
-    return root
+    return copy_checkout(tmp_path_factory.mktemp("awx-project"))
 
 
 def awx_inventory(environment: str = "sandbox") -> dict[str, Any]:
@@ -91,12 +74,16 @@ def launch(
     job_type: str = "run",
     awx_user: str = AWX_USER,
     extra_vars: dict[str, Any] | None = None,
+    job_options: dict[str, str] | None = None,
+    envvars: dict[str, str] | None = None,
+    attack: bool = False,
     **answers: str,
 ) -> ansible_runner.Runner:
     """Launch one job of awx/job_templates/<template_name>.yml against the sandbox's stack.
 
     answers are survey answers; extra_vars what a launcher passes beside the survey
-    (ask_variables_on_launch), such as rollback_approvals.
+    (ask_variables_on_launch), such as rollback_approvals; job_options the template's or the
+    launch's limit, job_tags (tags) and skip_tags; envvars what a credential injects.
     """
     template = yaml.safe_load(
         (REPO_ROOT / "awx" / "job_templates" / f"{template_name}.yml").read_text()
@@ -114,8 +101,10 @@ def launch(
         "awx_user_name": awx_user,
         "awx_job_template_name": template["name"],
     }
-    # A job passes run inputs only; AWX's own variables are awx_*.
-    assert not input_problems(extravars), input_problems(extravars)
+    # A job template passes run inputs only (AWX's own variables are awx_*); an attack may
+    # pass anything a launcher can.
+    if not attack:
+        assert not input_problems(extravars), input_problems(extravars)
     (private / "env" / "extravars").write_text(json.dumps(extravars))
     return ansible_runner.run(
         private_data_dir=str(private),
@@ -126,7 +115,9 @@ def launch(
             "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
             "ROLLBACKCTL_STATE_DIR": str(sandbox.state_dir),
             "ANSIBLE_NOCOLOR": "1",
+            **(envvars or {}),
         },
+        **(job_options or {}),
         quiet=True,
         timeout=600,
     )
@@ -320,3 +311,191 @@ def test_guarded_job_by_an_awx_user_without_a_signed_request_is_refused(
     assert_guarded_job_refused(
         project, guarded_stack, tmp_path, awx_user="oscar", rollback_approvals=[str(approval)]
     )
+
+
+# --- what else a launcher controls: the job's options, extra vars and injected env vars ------
+CONFIRMED = {"rollback_confirmed": True, "rollback_to": GOOD}
+# Values the later tasks read: what an attacker sets to steer a job that skipped its preflight.
+STEERING = {
+    "rollback_confirmed": True,
+    "rollback_to": GOOD,
+    "release_select_target": GOOD,
+    "release_select_from": BAD,
+}
+
+
+def local_refusals(stack: Sandbox) -> list[dict[str, Any]]:
+    """Refusals recorded before the environment was known, in the local log."""
+    path = stack.state_dir / "audit.jsonl"
+    entries = AuditLog(path).entries() if path.exists() else []
+    return [e for e in entries if e.get("outcome") == "refused"]
+
+
+def job_output(runner: ansible_runner.Runner) -> str:
+    return "\n".join(m for _role, _task, m in failed_tasks(runner)) + runner.stdout.read()
+
+
+@pytest.mark.parametrize(
+    ("job_options", "extra_vars", "refusal"),
+    [
+        ({"tags": "never"}, STEERING, "--tags refused: a runbook runs whole"),
+        ({"skip_tags": "always"}, STEERING, "--skip-tags refused: a runbook runs whole"),
+        (
+            {},
+            {**CONFIRMED, "rollbackctl_identity_file": "IDENTITY"},
+            "-e rollbackctl_identity_file is not a run input",
+        ),
+        (
+            {},
+            {**CONFIRMED, "rollback_type": "emergency-stop"},
+            "-e rollback_type is not a run input",
+        ),
+        (
+            {},
+            {**CONFIRMED, "rollback_to": "{{ lookup('pipe', 'touch MARK') }}"},
+            "-e rollback_to: not a valid id",
+        ),
+    ],
+    ids=["job-tags", "skip-tags", "relabel", "type", "templated-target"],
+)
+def test_guarded_job_options_cannot_skip_or_steer_the_preflight(
+    project: Path,
+    guarded: Sandbox,
+    tmp_path: Path,
+    job_options: dict[str, str],
+    extra_vars: dict[str, Any],
+    refusal: str,
+) -> None:
+    mark = tmp_path / "templated"
+    # An identity file of the caller's that says the hosts are the embedded sandbox.
+    identity = tmp_path / "identity"
+    identity.write_text("sandbox\n")
+    extra_vars = {k: str(identity) if v == "IDENTITY" else v for k, v in extra_vars.items()}
+    extra_vars = {
+        k: v.replace("MARK", str(mark)) if isinstance(v, str) else v for k, v in extra_vars.items()
+    }
+    before, audited = guarded.host_state(), len(project_audit(project, guarded.environment))
+    local = len(local_refusals(guarded))
+
+    runner = launch(
+        project,
+        guarded,
+        tmp_path,
+        "app",
+        awx_user="oscar",
+        extra_vars=extra_vars,
+        job_options=job_options,
+        attack=True,
+    )
+
+    assert runner.status == "failed", stdout_tail(runner)
+    assert refusal in job_output(runner)
+    assert not mark.exists()
+    assert guarded.host_state() == before
+    recorded = [
+        e
+        for e in project_audit(project, guarded.environment)[audited:]
+        if e.get("outcome") == "refused"
+    ] + local_refusals(guarded)[local:]
+    assert recorded, "the refusal was not audited"
+    assert not project_locks(project, guarded.environment)
+
+
+@pytest.fixture(scope="module")
+def awx_project(tmp_path_factory: pytest.TempPathFactory, guarded_stack: Sandbox) -> Path:
+    """A project whose sandbox-guarded policy takes the user AWX authenticated as the
+    requester (awx_requester: true), with the approvers' keys in its own trust root."""
+    root = copy_checkout(tmp_path_factory.mktemp("awx-requester-project"))
+    policy = root / "inventories" / GUARDED / "policy.yml"
+    text = policy.read_text().replace("\nguarded: true\n", "\nguarded: true\nawx_requester: true\n")
+    policy.write_text(text)
+    assert "awx_requester: true" in policy.read_text()
+    signers = {name: key for name, key in guarded_stack.keys.items() if name != "mallory"}
+    trust = root / ".state" / "guarded" / GUARDED
+    write_allowed_signers(trust / "signers" / "allowed_signers", signers)
+    return root
+
+
+def approved_job(
+    project: Path, stack: Sandbox, tmp_path: Path, user: str, approval: Path, **options: Any
+) -> ansible_runner.Runner:
+    """A confirmed app job launched by user with one approval."""
+    return launch(
+        project,
+        stack,
+        tmp_path,
+        "app",
+        awx_user=user,
+        extra_vars={"rollback_approvals": [str(approval)]},
+        rollback_confirmed="true",
+        **options,
+    )
+
+
+def test_awx_user_is_the_requester_where_the_policy_says_so(
+    awx_project: Path, guarded: Sandbox, tmp_path: Path
+) -> None:
+    approval = signed_approval(guarded, GUARDED_APPROVER, "oscar")
+
+    runner = approved_job(awx_project, guarded, tmp_path, "oscar", approval)
+
+    assert runner.status == "successful", stdout_tail(runner)
+    assert guarded.served_release() == GOOD
+    assert guarded.place_order() == 201
+    audit = project_audit(awx_project, GUARDED)
+    started = [e for e in audit if e.get("outcome") == "started"]
+    assert started, audit
+    assert (started[-1]["requester"], started[-1]["requester_proof"]) == ("oscar", "awx")
+    assert [a["approver"] for a in started[-1]["approvals"]] == [GUARDED_APPROVER]
+    assert audit[-1]["run_id"] == started[-1]["run_id"]
+    assert audit[-1]["outcome"] == "succeeded"
+    assert not project_locks(awx_project, GUARDED)
+
+
+def test_awx_user_cannot_approve_their_own_request(
+    awx_project: Path, guarded: Sandbox, tmp_path: Path
+) -> None:
+    # lena is on call and a lead developer: her approval of her own request does not count.
+    approval = signed_approval(guarded, "lena", "lena")
+    before = guarded.host_state()
+
+    runner = approved_job(awx_project, guarded, tmp_path, "lena", approval)
+
+    assert runner.status == "failed", stdout_tail(runner)
+    assert "needs 1 approver" in job_output(runner)
+    assert guarded.host_state() == before
+
+
+def test_injected_state_dir_is_not_the_trust_root(
+    awx_project: Path, guarded: Sandbox, tmp_path: Path
+) -> None:
+    """A credential that injects ROLLBACKCTL_STATE_DIR with its own allowed_signers (mallory's
+    key as erin's) moves where the stack's hosts are found, never whose keys are trusted."""
+    mine = tmp_path / "state"
+    mine.mkdir()
+    (mine / GUARDED).symlink_to(guarded.root)
+    for folder in (mine / "signers", mine / "signers" / GUARDED):
+        write_allowed_signers(folder / "allowed_signers", {"erin": guarded.keys["mallory"]})
+    payload = ApprovalPayload.new(
+        Request(GUARDED, "app", GOOD, "oscar"), "erin", valid_for=timedelta(minutes=30)
+    )
+    forged = create_approval(payload, guarded.keys["mallory"], tmp_path / "forged.json")
+    before, audited = guarded.host_state(), len(project_audit(awx_project, GUARDED))
+
+    runner = approved_job(
+        awx_project,
+        guarded,
+        tmp_path,
+        "oscar",
+        forged,
+        envvars={"ROLLBACKCTL_STATE_DIR": str(mine)},
+    )
+
+    assert runner.status == "failed", stdout_tail(runner)
+    assert "signed by a key not in allowed_signers" in job_output(runner)
+    assert guarded.host_state() == before
+    refused = [
+        e for e in project_audit(awx_project, GUARDED)[audited:] if e.get("outcome") == "refused"
+    ]
+    assert refused and refused[0]["launched_by"] == "oscar"
+    assert not (mine / "locks").exists() and not (mine / "audit.jsonl").exists()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,8 +11,9 @@ from typing import Any
 import psycopg
 import pytest
 
+from tests.support.checkout import cli_from, copy_checkout
 from tests.support.dbsandbox import DbSandbox
-from tests.support.sandbox import REPO_ROOT, CliResult, Sandbox
+from tests.support.sandbox import CliResult, Sandbox
 
 pytestmark = pytest.mark.integration
 
@@ -117,19 +117,38 @@ def test_data_corruption_restores_the_last_verified_backup(db: DbSandbox) -> Non
     assert db.query("SELECT count(*) FROM orders WHERE total_cents < 0", kept)[0][0] == 1
 
 
-# A second checkout: the same reviewed tree, with database passwords in its sandbox inventory.
-CHECKOUT_CONTENT = (
-    "ansible.cfg",
-    "galaxy.yml",
-    "meta",
-    "playbooks",
-    "roles",
-    "plugins",
-    "collections",
-    "inventories",
-    "rollbackctl",
-)
-CLI = "import sys; from rollbackctl.cli import main; sys.exit(main())"
+def test_data_corruption_restores_the_backup_named_not_the_newest(db: DbSandbox) -> None:
+    older = db.take_backup(verify=True)
+    older["emails"] = db.emails()
+    db.add_user("between-the-backups@example.com")
+    newer = db.take_backup(verify=True)
+    db.execute("UPDATE orders SET total_cents = -100 WHERE id = (SELECT min(id) FROM orders)")
+
+    result = db.cli(
+        "data-corruption", "sandbox", "--backup", older["id"], "--yes", "--output", "json"
+    )
+
+    assert result.code == 0, result.stderr
+    assert result.json()["to"] == older["id"] != newer["id"]
+    assert db.emails() == older["emails"]
+    assert db.query("SELECT count(*) FROM orders WHERE total_cents < 0")[0][0] == 0
+    assert app_write_error(db) is None
+
+
+def test_data_corruption_without_corrupted_rows_restores_nothing(db: DbSandbox) -> None:
+    db.take_backup(verify=True)
+    db.add_user("signed-up-after-the-backup@example.com")
+    assert db.query("SELECT count(*) FROM orders WHERE total_cents < 0")[0][0] == 0
+    before = db.databases(), db.emails()
+
+    result = db.cli("data-corruption", "sandbox", "--yes", "--output", "json")
+
+    assert result.code == 0, result.stderr
+    database = result.json()["database"]
+    assert database["restored"] is False
+    assert "found no corrupted rows; name a backup (--backup)" in database["reason"]
+    assert (db.databases(), db.emails()) == before
+    assert app_write_error(db) is None
 
 
 @pytest.fixture
@@ -139,15 +158,7 @@ def secret_checkout(db: DbSandbox) -> Iterator[Callable[..., CliResult]]:
     The CLI trusts only the checkout it runs from, so the passwords go into a checkout of
     their own (outside the repository), run against this module's stack. Yields a cli(*args).
     """
-    checkout = Path(tempfile.mkdtemp(prefix="rollbackctl-secrets-"))
-    for name in CHECKOUT_CONTENT:
-        source = REPO_ROOT / name
-        if source.is_dir():
-            shutil.copytree(
-                source, checkout / name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__")
-            )
-        else:
-            shutil.copy2(source, checkout / name)
+    checkout = copy_checkout(Path(tempfile.mkdtemp(prefix="rollbackctl-secrets-")), "rollbackctl")
     (checkout / "inventories/sandbox/group_vars/all/zz_secrets.yml").write_text(
         f"---\ndb_password: {APP_PASSWORD}\ndb_admin_password: {ADMIN_PASSWORD}\n"
     )
@@ -156,17 +167,7 @@ def secret_checkout(db: DbSandbox) -> Iterator[Callable[..., CliResult]]:
     db.execute(f"ALTER ROLE postgres PASSWORD '{ADMIN_PASSWORD}'", "postgres")
 
     def cli(*args: str) -> CliResult:
-        # Run from the copy, so the library (and the checkout it trusts) is the copy's.
-        proc = subprocess.run(
-            [str(REPO_ROOT / ".venv" / "bin" / "python"), "-c", CLI, *args],
-            cwd=checkout,
-            env=db.sandbox.env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        return CliResult(proc.returncode, proc.stdout, proc.stderr)
+        return cli_from(checkout, db.sandbox.env, *args)
 
     try:
         yield cli

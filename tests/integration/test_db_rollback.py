@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from tests.support.sandbox import Sandbox
 
 pytestmark = pytest.mark.integration
 
+GOOD = "2026.11.1"
 NEWER = "2026.11.3"  # needs schema 2
 
 
@@ -135,15 +137,29 @@ def test_missing_backups_are_refused(db: DbSandbox) -> None:
         hidden.rename(db.backups_dir)
 
 
-def test_schema_mismatch_is_refused_naming_the_matching_release(
-    db: DbSandbox, backup: dict[str, Any]
-) -> None:
-    # Last in this module: the app moves to 2026.11.3 and the database to schema 2.
+@pytest.fixture
+def app_on_schema_2(db: DbSandbox, backup: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The app moved on to 2026.11.3, whose start migrated the database to schema 2; the
+    module's stack goes back to 2026.11.1 and the backup's schema afterwards."""
     deployed = db.sandbox.run_playbook("deploy.yml", "-e", f"release_deploy_id={NEWER}")
     assert deployed.returncode == 0, deployed.stdout[-2000:]
+    assert db.schema_version() == 2
+    try:
+        yield backup
+    finally:
+        back = db.cli("app", "sandbox", "--to", GOOD, "--yes")
+        assert back.code == 0, back.stderr[-2000:]
+        if db.schema_version() != 1:
+            restored = db.cli("db", "sandbox", "--backup", backup["id"], "--yes")
+            assert restored.code == 0, restored.stderr[-2000:]
+
+
+def test_schema_mismatch_is_refused_naming_the_matching_release(
+    db: DbSandbox, app_on_schema_2: dict[str, Any]
+) -> None:
     before = unchanged_state(db)
 
-    result = db.cli("db", "sandbox", "--backup", backup["id"], "--yes")
+    result = db.cli("db", "sandbox", "--backup", app_on_schema_2["id"], "--yes")
 
     assert result.code == 3
     last = result.stderr.splitlines()[-1]
@@ -151,3 +167,45 @@ def test_schema_mismatch_is_refused_naming_the_matching_release(
     assert "roll the app to 2026.11.1 first" in last
     assert unchanged_state(db) == before
     assert DB in db.databases()
+
+
+def test_allow_schema_mismatch_restores_the_older_schema_and_says_so(
+    db: DbSandbox, app_on_schema_2: dict[str, Any]
+) -> None:
+    result = db.cli(
+        "db", "sandbox", "--backup", app_on_schema_2["id"], "--allow-schema-mismatch",
+        "--yes", "--output", "json",
+    )  # fmt: skip
+
+    assert result.code == 0, result.stderr[-2000:]
+    assert db.emails() == app_on_schema_2["emails"]
+    assert db.schema_version() == 1
+    document = result.json()
+    assert document["to"] == app_on_schema_2["id"]
+    assert document["requested"]["allow_schema_mismatch"] is True
+
+
+def test_latest_verified_restores_the_newest_verified_backup(db: DbSandbox) -> None:
+    db.take_backup(verify=True)
+    newest_verified = db.take_backup(verify=True)
+    newest_verified["emails"] = db.emails()
+    db.add_user("after-the-newest-verified@example.com")
+    db.take_backup()  # newer still, not verified
+
+    result = db.cli("db", "sandbox", "--latest-verified", "--yes", "--output", "json")
+
+    assert result.code == 0, result.stderr
+    assert result.json()["to"] == newest_verified["id"]
+    assert db.emails() == newest_verified["emails"]
+
+
+def test_backup_and_latest_verified_together_are_a_usage_error(
+    db: DbSandbox, backup: dict[str, Any]
+) -> None:
+    before = unchanged_state(db)
+
+    result = db.cli("db", "sandbox", "--backup", backup["id"], "--latest-verified", "--yes")
+
+    assert result.code == 2
+    assert "pass --backup or --latest-verified, not both" in result.stderr
+    assert unchanged_state(db) == before

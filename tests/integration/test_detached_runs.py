@@ -119,11 +119,6 @@ def wait_until_finished(sandbox: Sandbox, run_id: str) -> dict[str, Any]:
     raise AssertionError(f"run {run_id} still running after {FINISH_SECONDS} s")
 
 
-def upstream_servers(sandbox: Sandbox) -> list[str]:
-    folder = sandbox.root / "nginx" / "conf" / "upstream.d"
-    return [line for p in folder.glob("*.conf") for line in p.read_text().splitlines() if line]
-
-
 def release_of(server_line: str) -> str:
     address = server_line.split()[1].rstrip(";")
     with urllib.request.urlopen(f"http://{address}/api/health", timeout=10) as resp:
@@ -131,7 +126,7 @@ def release_of(server_line: str) -> str:
 
 
 def assert_rolled_back_and_released(sandbox: Sandbox, run_id: str) -> None:
-    servers = upstream_servers(sandbox)
+    servers = sandbox.upstream_servers()
     assert len(servers) == len(APP_HOSTS), servers
     assert not [s for s in servers if "down" in s], servers  # every app host back in nginx
     assert [release_of(s) for s in servers] == [GOOD] * len(APP_HOSTS)

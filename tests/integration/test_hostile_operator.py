@@ -41,14 +41,14 @@ def refusals(stack: Sandbox, since: int) -> list[dict]:
 
 def playbook(stack: Sandbox, name: str, *args: str, env: dict | None = None, inventory=None):
     """Plain ansible-playbook from the checkout, as an operator with a shell runs it."""
-    command = [str(VENV_BIN / "ansible-playbook"), str(REPO_ROOT / "playbooks" / name)]
+    command = [str(VENV_BIN / "ansible-playbook"), str(stack.checkout / "playbooks" / name)]
     if inventory is not False:
-        inventory = inventory or [REPO_ROOT / "inventories" / ENV / "hosts.yml"]
+        inventory = inventory or [stack.checkout / "inventories" / ENV / "hosts.yml"]
         command += [f"--inventory={path}" for path in inventory]
     run_env = {**stack.env, "PATH": f"{VENV_BIN}:{os.environ['PATH']}", **(env or {})}
     return subprocess.run(
         [*command, *args],
-        cwd=REPO_ROOT,
+        cwd=stack.checkout,
         env=run_env,
         stdin=subprocess.DEVNULL,
         capture_output=True,
@@ -210,21 +210,14 @@ def test_callers_state_dir_is_not_a_trust_root(guarded: Sandbox, tmp_path: Path)
     assert made.code == 0, made.stderr
     before, audited = guarded.host_state(), len(guarded.audit_entries())
     env = {**guarded.env, "ROLLBACKCTL_STATE_DIR": str(mine), "ROLLBACKCTL_OPERATOR": "oscar"}
-    result = cli_with(
+    result = guarded.cli_with(
         env, "app", ENV, "--yes", "--approval", str(approval), "--key", str(keys["mallory"])
     )
-    assert result.returncode == 4, result.stderr
+    assert result.code == 4, result.stderr
     assert "signed by a key not in allowed_signers" in result.stderr.strip().splitlines()[-1]
     assert guarded.host_state() == before
     assert len(refusals(guarded, audited)) == 1
     assert not (mine / "locks").exists() and not (mine / "audit.jsonl").exists()
-
-
-def cli_with(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    """The real CLI with an environment the caller chose."""
-    return subprocess.run(
-        [str(VENV_BIN / "rollbackctl"), *args], env=env, capture_output=True, text=True, timeout=900
-    )
 
 
 def _fake_collection(root: Path) -> Path:
@@ -265,14 +258,14 @@ def test_callers_ansible_and_pg_variables_do_not_reach_the_run(
     }
     before, audited = guarded.host_state(), len(guarded.audit_entries())
     env = {**guarded.env, **hostile, "ROLLBACKCTL_OPERATOR": "oscar"}
-    result = cli_with(env, "app", ENV, "--yes", "--key", str(guarded.keys["oscar"]))
-    assert result.returncode == 4, result.stderr
+    result = guarded.cli_with(env, "app", ENV, "--yes", "--key", str(guarded.keys["oscar"]))
+    assert result.code == 4, result.stderr
     assert "needs 1 approver" in result.stderr.strip().splitlines()[-1]
     assert guarded.host_state() == before
     assert len(refusals(guarded, audited)) == 1
     # PG* of the caller do not break the stack's own setup either.
-    up = cli_with(env, "sandbox", "up", "--env", ENV)
-    assert up.returncode == 0, up.stderr[-2000:]
+    up = guarded.cli_with(env, "sandbox", "up", "--env", ENV)
+    assert up.code == 0, up.stderr[-2000:]
 
 
 @pytest.mark.parametrize("how", ["copy", "symlink"])
@@ -280,7 +273,7 @@ def test_a_folder_named_sandbox_does_not_make_hosts_sandbox(
     guarded: Sandbox, tmp_path: Path, how: str
 ) -> None:
     folder = tmp_path / "sandbox"
-    source = REPO_ROOT / "inventories" / ENV
+    source = guarded.checkout / "inventories" / ENV
     if how == "copy":
         shutil.copytree(source, folder, symlinks=False)
     else:
@@ -313,7 +306,7 @@ def test_a_second_inventory_cannot_relabel_the_hosts(guarded: Sandbox, tmp_path:
     local = len(local_refusals(guarded, 0))
     run = playbook(
         guarded, "app.yml", "-e", json.dumps({"rollback_confirmed": True}),
-        inventory=[REPO_ROOT / "inventories" / ENV / "hosts.yml", extra],
+        inventory=[guarded.checkout / "inventories" / ENV / "hosts.yml", extra],
     )  # fmt: skip
     assert run.returncode != 0
     assert "2 inventories given" in error_lines(run)

@@ -64,6 +64,9 @@ class DbSandbox:
             f"INSERT INTO users (email, password_hash) VALUES ('{email}', 'x')", dbname, "market"
         )
 
+    def schema_version(self, dbname: str = DB) -> int:
+        return int(self.query("SELECT max(version) FROM schema_migrations", dbname)[0][0])
+
     def emails(self, dbname: str = DB) -> set[str]:
         return {row[0] for row in self.query("SELECT email FROM users", dbname)}
 

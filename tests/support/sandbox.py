@@ -29,12 +29,22 @@ class CliResult:
         return json.loads(self.stdout)
 
 
-class Sandbox:
-    """A stack of its own for one local environment under state_dir, on free ports."""
+CLI_MAIN = "import sys; from rollbackctl.cli import main; sys.exit(main())"
 
-    def __init__(self, state_dir: Path, environment: str = "sandbox") -> None:
+
+class Sandbox:
+    """A stack of its own for one local environment under state_dir, on free ports.
+
+    checkout is the tree the CLI and ansible-playbook run from; a guarded stack gets a copy of
+    its own, so that its trust root (the policy's state_dir, under the checkout) is its own.
+    """
+
+    def __init__(
+        self, state_dir: Path, environment: str = "sandbox", checkout: Path = REPO_ROOT
+    ) -> None:
         self.state_dir = state_dir
         self.environment = environment
+        self.checkout = checkout
         self.env = {**os.environ, "ROLLBACKCTL_STATE_DIR": str(state_dir)}
         self._snapshot = state_dir / f"test-snapshot-{environment}"
         # Approvers' and requesters' keys, by name (guarded stacks).
@@ -52,7 +62,7 @@ class Sandbox:
     def trust_dir(self) -> Path:
         """Where the environment's lock, nonces, signers and audit log live."""
         if self.guarded:
-            return REPO_ROOT / ".state" / "guarded" / self.environment
+            return self.checkout / ".state" / "guarded" / self.environment
         return self.state_dir
 
     @property
@@ -68,9 +78,22 @@ class Sandbox:
         return sorted(p.name for p in folder.glob("*.lock")) if folder.exists() else []
 
     def cli(self, *args: str, stdin: str | None = None, timeout: int = 600) -> CliResult:
+        return self.cli_with(self.env, *args, stdin=stdin, timeout=timeout)
+
+    def cli_with(
+        self, env: dict[str, str], *args: str, stdin: str | None = None, timeout: int = 600
+    ) -> CliResult:
+        """The real CLI from this stack's checkout, with the environment variables env."""
+        # From a copy, the library (and the checkout it trusts) must be the copy's.
+        command = (
+            [str(ROLLBACKCTL)]
+            if self.checkout == REPO_ROOT
+            else [str(REPO_ROOT / ".venv" / "bin" / "python"), "-c", CLI_MAIN]
+        )
         proc = subprocess.run(
-            [str(ROLLBACKCTL), *args],
-            env=self.env,
+            [*command, *args],
+            cwd=self.checkout,
+            env=env,
             input=stdin,
             capture_output=True,
             text=True,
@@ -179,6 +202,11 @@ class Sandbox:
                 ).fetchone()
         return {"databases": databases, "settings": settings, "tables": tables}
 
+    def upstream_servers(self) -> list[str]:
+        """The server lines of nginx's app upstream, as the rollout writes them."""
+        folder = self.root / "nginx" / "conf" / "upstream.d"
+        return [line for p in folder.glob("*.conf") for line in p.read_text().splitlines() if line]
+
     def release_file(self, host: str, release: str) -> Path:
         return self.root / "app" / host / "releases" / release / "release.json"
 
@@ -194,8 +222,31 @@ class Sandbox:
             shutil.copytree(self.root / "app" / host / "releases", dest / "releases")
         shutil.copytree(self.root / "nginx/conf/upstream.d", self._snapshot / "upstream.d")
 
+    def matches_snapshot(self) -> bool:
+        """True when ledgers, links, release folders and upstreams are the snapshot's, and
+        each app host and nginx serve the snapshot's release: a restore would change nothing."""
+        for host in APP_HOSTS:
+            src, app = self._snapshot / host, self.root / "app" / host
+            if (app / "ledger.json").read_bytes() != (src / "ledger.json").read_bytes():
+                return False
+            if self.current_links()[host] != (src / "current").read_text():
+                return False
+            if sorted(os.listdir(app / "releases")) != sorted(os.listdir(src / "releases")):
+                return False
+        if _file_texts(self.root / "nginx/conf/upstream.d") != _file_texts(
+            self._snapshot / "upstream.d"
+        ):
+            return False
+        ports = json.loads((self.root / "sandbox.json").read_text())["ports"]
+        served = {host: _release_at(ports[host]) for host in APP_HOSTS}
+        served["nginx"] = _release_at(ports["lb1"])
+        expected = {(self._snapshot / host / "current").read_text() for host in APP_HOSTS}
+        return len(expected) == 1 and set(served.values()) == expected
+
     def restore(self) -> None:
-        """Put the snapshot back and make every process serve it again."""
+        """Put the snapshot back and make every process serve it again (when anything moved)."""
+        if self.matches_snapshot():
+            return
         for host in APP_HOSTS:
             src, app = self._snapshot / host, self.root / "app" / host
             shutil.copy2(src / "ledger.json", app / "ledger.json")
@@ -233,14 +284,27 @@ class Sandbox:
             [
                 str(venv_bin / "ansible-playbook"),
                 "-i",
-                str(REPO_ROOT / "inventories" / environment / "hosts.yml"),
-                str(REPO_ROOT / "playbooks" / playbook),
+                str(self.checkout / "inventories" / environment / "hosts.yml"),
+                str(self.checkout / "playbooks" / playbook),
                 *extra,
             ],
-            cwd=REPO_ROOT,
+            cwd=self.checkout,
             env=env,
             capture_output=True,
             text=True,
             check=False,
             timeout=600,
         )
+
+
+def _file_texts(folder: Path) -> dict[str, str]:
+    return {p.name: p.read_text() for p in sorted(folder.iterdir())}
+
+
+def _release_at(port: int) -> str | None:
+    """The release the app (or nginx) on port says it runs; None when it does not answer."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=5) as resp:
+            return json.loads(resp.read())["release"]
+    except (OSError, ValueError, KeyError):
+        return None
