@@ -8,9 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from rollbackctl.environments import get_environment
-from rollbackctl.errors import PreflightError, RollbackError, UsageError, VerificationError
+from rollbackctl.errors import (
+    PreflightError,
+    RollbackError,
+    RunFailedError,
+    UsageError,
+    VerificationError,
+)
 from rollbackctl.report import operator, write_bundle
-from rollbackctl.rollback import failure_message, run_rollback, sign_run_request
+from rollbackctl.rollback import error_class, failure_message, run_rollback, sign_run_request
 from rollbackctl.runner import RunOutcome, Step, new_run_id, run_playbook
 
 LIST_TASK = "List the backups"
@@ -49,8 +55,12 @@ def _result_of(outcome: RunOutcome, task_prefix: str) -> list[dict[str, Any]]:
 
 
 def _raise_failure(outcome: RunOutcome, what: str, cls: type[RollbackError]) -> None:
+    """Raise cls, or the refusal the run reported (not authorized, locked, precondition)."""
     if not outcome.ok:
-        raise cls(f"{what}: {failure_message(outcome)}")
+        reported = error_class(outcome)
+        raise (cls if reported is RunFailedError else reported)(
+            f"{what}: {failure_message(outcome)}"
+        )
 
 
 def list_backups(environment: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from rollbackctl.approvals import ApprovalPayload, create_approval
@@ -418,3 +419,61 @@ def test_playbook_options_cannot_skip_the_guard(
     guarded: Sandbox, extra: tuple[str, str], reason: str
 ) -> None:
     assert_refused(guarded, "ansible-playbook", reason, approval(guarded, "erin"), extra=extra)
+
+
+def database_writable(stack: Sandbox) -> bool:
+    """Whether a new session of the app's database accepts writes by default."""
+    with psycopg.connect(
+        host="127.0.0.1", port=stack.db_port, user="postgres", dbname="market", autocommit=True
+    ) as conn:
+        return conn.execute("SHOW default_transaction_read_only").fetchone()[0] == "off"
+
+
+def test_break_glass_lets_on_call_act_alone_until_management_signs_off(guarded: Sandbox) -> None:
+    """The emergency-stop rule: on-call acts with their own signature, a manager signs after."""
+    guarded.env["ROLLBACKCTL_OPERATOR"] = REQUESTER
+    own = approval(guarded, REQUESTER, rollback_type="emergency-stop", target="on")
+    key = str(guarded.keys[REQUESTER])
+    try:
+        without = guarded.cli("read-only", ENV, "on", "--approval", str(own), "--key", key)
+        assert without.code == 4, without.stderr
+        assert "requester may not approve" in without.stderr
+        assert database_writable(guarded)
+
+        run = guarded.cli(
+            "read-only",
+            ENV,
+            "on",
+            "--break-glass",
+            "--approval",
+            str(own),
+            "--key",
+            key,
+            "--output",
+            "json",
+        )
+        assert run.code == 0, run.stderr
+        assert run.json()["read_only"] is True
+        assert not database_writable(guarded)
+        started = [e for e in guarded.audit_entries() if e.get("outcome") == "started"][-1]
+        assert started["break_glass"] is True
+        run_id = started["run_id"]
+        history = guarded.cli("history", ENV, "--output", "json").json()["runs"]
+        assert next(r for r in history if r["run_id"] == run_id)["sign_off_due"]
+
+        def sign_off_by(who: str) -> Any:
+            path = approval(guarded, who, rollback_type="emergency-stop", target="on")
+            return guarded.cli("sign-off", ENV, run_id, "--approval", str(path))
+
+        refused = sign_off_by("lena")  # lead developer: not a sign-off role
+        assert refused.code == 4 and "sign-off refused" in refused.stderr
+        signed = sign_off_by("erin")
+        assert signed.code == 0, signed.stderr
+        assert "signed off by erin" in signed.stdout + signed.stderr
+        history = guarded.cli("history", ENV, "--output", "json").json()["runs"]
+        assert not next(r for r in history if r["run_id"] == run_id).get("sign_off_due")
+    finally:
+        with psycopg.connect(
+            host="127.0.0.1", port=guarded.db_port, user="postgres", autocommit=True
+        ) as conn:
+            conn.execute("ALTER DATABASE market RESET default_transaction_read_only")
