@@ -16,13 +16,19 @@ type: notification
 short_description: Record a rollback's outcome, release its lock and end its grant
 description:
   - When a runbook starts with C(--start-at-task), tags or C(--step), records the refusal in
-    the audit log and says why (such a run skips its authorize step and holds no grant).
+    the audit log, says why (such a run skips its authorize step and holds no grant) and stops
+    ansible-playbook before its first play, with exit code 5.
   - At the end of the playbook, writes the run's outcome to the audit log, releases the
     environment lock this ansible-playbook process took in the authorize step, and removes
-    the process's grant.
+    the process's grant. A runbook whose authorize step never ran (a C(--limit) without the
+    controller) is recorded as refused, and exits with code 5 when no task failed.
 requirements:
   - the rollbackctl library in the Python that runs ansible
 """
+
+
+# ansible-playbook's own code for "bad or incomplete options": the run was started wrongly.
+REFUSED_EXIT_CODE = 5
 
 
 class CallbackModule(CallbackBase):
@@ -33,23 +39,38 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_start(self, playbook):
         # A runbook started mid-way or with tags skips its own preflight: record the attempt
-        # and say why here, since no step of it will run under a grant.
+        # and stop before the first play, since no step of it would run under a grant.
         guard = _guard()
         if guard:
-            self._refused(guard.skipping_refusal(cli=dict(context.CLIARGS), **_this_run()))
+            self._stop_if_refused(guard.skipping_refusal(cli=dict(context.CLIARGS), **_this_run()))
 
     def v2_playbook_on_stats(self, stats):
         guard = _guard()
         if guard is None:
             return
         # A runbook whose --limit left out its authorize step ends here without a record.
-        self._refused(guard.unauthorized_end(**_this_run()))
+        refusal = guard.unauthorized_end(**_this_run())
         failed = any(stats.failures.values()) or any(stats.dark.values())
         run_id = guard.finish_run(os.getpid(), failed=failed)
         if run_id:
             self._display.vv(f"rollbackctl: run {run_id} recorded, lock released")
+        if failed:
+            self._say_refused(refusal)  # ansible-playbook already exits with a failure
+        else:
+            self._stop_if_refused(refusal)
 
-    def _refused(self, reason):
+    def _stop_if_refused(self, reason):
+        """Say why and end ansible-playbook with a failure, whatever its tasks did.
+
+        Ansible turns an exception raised by a callback into a warning, so a refusal from here
+        could not fail the run; SystemExit is not an Exception and ends the process with its
+        code. Hosts do not depend on this: every host-changing step refuses without a grant.
+        """
+        if reason:
+            self._say_refused(reason)
+            raise SystemExit(REFUSED_EXIT_CODE)
+
+    def _say_refused(self, reason):
         if reason:
             self._display.error(f"rollbackctl: refused: {reason}", wrap_text=False)
 

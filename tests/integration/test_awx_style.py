@@ -9,6 +9,7 @@ The inventory says nothing about which environment it is: the hosts' identity fi
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -83,7 +84,8 @@ def launch(
 
     answers are survey answers; extra_vars what a launcher passes beside the survey
     (ask_variables_on_launch), such as rollback_approvals; job_options the template's or the
-    launch's limit, job_tags (tags) and skip_tags; envvars what a credential injects.
+    launch's limit, job_tags (tags), skip_tags and cmdline (a list of ansible-playbook
+    options); envvars what a credential injects.
     """
     template = yaml.safe_load(
         (REPO_ROOT / "awx" / "job_templates" / f"{template_name}.yml").read_text()
@@ -106,10 +108,13 @@ def launch(
     if not attack:
         assert not input_problems(extravars), input_problems(extravars)
     (private / "env" / "extravars").write_text(json.dumps(extravars))
+    options = dict(job_options or {})
+    # What a launcher adds to the command line (AWX: a job's extra options, a custom EE).
+    cmdline = [*(["--check"] if job_type == "check" else []), *options.pop("cmdline", [])]
     return ansible_runner.run(
         private_data_dir=str(private),
         playbook=template["playbook"],
-        cmdline="--check" if job_type == "check" else None,
+        cmdline=shlex.join(cmdline) if cmdline else None,
         envvars={
             # An execution environment has ansible on PATH; here it is the venv's.
             "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
@@ -117,7 +122,7 @@ def launch(
             "ANSIBLE_NOCOLOR": "1",
             **(envvars or {}),
         },
-        **(job_options or {}),
+        **options,
         quiet=True,
         timeout=600,
     )
@@ -341,6 +346,17 @@ def job_output(runner: ansible_runner.Runner) -> str:
         ({"tags": "never"}, STEERING, "--tags refused: a runbook runs whole"),
         ({"skip_tags": "always"}, STEERING, "--skip-tags refused: a runbook runs whole"),
         (
+            {"cmdline": ["--start-at-task", "Drain from nginx"]},
+            STEERING,
+            "--start-at-task refused: a runbook runs whole",
+        ),
+        (
+            {"cmdline": ["--start-at-task", "release_switch : Switch current release*"]},
+            STEERING,
+            "--start-at-task refused: a runbook runs whole",
+        ),
+        ({"limit": "app"}, STEERING, "did not run on localhost"),
+        (
             {},
             {**CONFIRMED, "rollbackctl_identity_file": "IDENTITY"},
             "-e rollbackctl_identity_file is not a run input",
@@ -356,7 +372,16 @@ def job_output(runner: ansible_runner.Runner) -> str:
             "-e rollback_to: not a valid id",
         ),
     ],
-    ids=["job-tags", "skip-tags", "relabel", "type", "templated-target"],
+    ids=[
+        "job-tags",
+        "skip-tags",
+        "start-at-block",
+        "start-at-task",
+        "limit-without-controller",
+        "relabel",
+        "type",
+        "templated-target",
+    ],
 )
 def test_guarded_job_options_cannot_skip_or_steer_the_preflight(
     project: Path,
