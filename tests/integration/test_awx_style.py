@@ -329,13 +329,6 @@ STEERING = {
 }
 
 
-def local_refusals(stack: Sandbox) -> list[dict[str, Any]]:
-    """Refusals recorded before the environment was known, in the local log."""
-    path = stack.state_dir / "audit.jsonl"
-    entries = AuditLog(path).entries() if path.exists() else []
-    return [e for e in entries if e.get("outcome") == "refused"]
-
-
 def job_output(runner: ansible_runner.Runner) -> str:
     return "\n".join(m for _role, _task, m in failed_tasks(runner)) + runner.stdout.read()
 
@@ -400,7 +393,7 @@ def test_guarded_job_options_cannot_skip_or_steer_the_preflight(
         k: v.replace("MARK", str(mark)) if isinstance(v, str) else v for k, v in extra_vars.items()
     }
     before, audited = guarded.host_state(), len(project_audit(project, guarded.environment))
-    local = len(local_refusals(guarded))
+    local = len(guarded.local_refusals())
 
     runner = launch(
         project,
@@ -421,7 +414,7 @@ def test_guarded_job_options_cannot_skip_or_steer_the_preflight(
         e
         for e in project_audit(project, guarded.environment)[audited:]
         if e.get("outcome") == "refused"
-    ] + local_refusals(guarded)[local:]
+    ] + guarded.local_refusals()[local:]
     assert recorded, "the refusal was not audited"
     assert not project_locks(project, guarded.environment)
 

@@ -74,15 +74,8 @@ def error_lines(run: subprocess.CompletedProcess[str]) -> str:
     return "\n".join(line for line in (run.stdout + run.stderr).splitlines() if "msg" in line)
 
 
-def local_refusals(stack: Sandbox, since: int) -> list[dict]:
-    """Refusals recorded before the environment was known, in the local log."""
-    path = stack.state_dir / "audit.jsonl"
-    entries = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-    return [e for e in entries[since:] if e.get("outcome") == "refused"]
-
-
 def test_starting_at_any_task_of_any_runbook_changes_nothing(guarded: Sandbox) -> None:
-    before, local = guarded.host_state(), len(local_refusals(guarded, 0))
+    before, local = guarded.host_state(), len(guarded.local_refusals())
     attempts = [(book, task) for book in RUNBOOKS for task in task_names(guarded, book)]
     assert len(attempts) > 100
 
@@ -98,17 +91,17 @@ def test_starting_at_any_task_of_any_runbook_changes_nothing(guarded: Sandbox) -
     for book, task, _, output in results:
         assert "--start-at-task refused: a runbook runs whole" in output, (book, task)
     assert guarded.host_state() == before
-    assert len(local_refusals(guarded, 0)) - local >= len(attempts)
+    assert len(guarded.local_refusals()) - local >= len(attempts)
 
 
 def test_tags_and_steps_cannot_skip_the_preflight(guarded: Sandbox) -> None:
-    before, local = guarded.host_state(), len(local_refusals(guarded, 0))
+    before, local = guarded.host_state(), len(guarded.local_refusals())
     for options in (["--skip-tags", "always"], ["--tags", "never"], ["--step"]):
         run = playbook(guarded, "app.yml", *options, "-e", json.dumps(STEERING))
         assert run.returncode != 0, options
         assert f"{options[0]} refused: a runbook runs whole" in run.stdout + run.stderr
     assert guarded.host_state() == before
-    assert len(local_refusals(guarded, 0)) - local == 3
+    assert len(guarded.local_refusals()) - local == 3
 
 
 @pytest.mark.parametrize(
@@ -303,7 +296,7 @@ def test_a_second_inventory_cannot_relabel_the_hosts(guarded: Sandbox, tmp_path:
         "    rollbackctl_environment: sandbox\n"
     )
     before, audited = guarded.host_state(), len(guarded.audit_entries())
-    local = len(local_refusals(guarded, 0))
+    local = len(guarded.local_refusals())
     run = playbook(
         guarded, "app.yml", "-e", json.dumps({"rollback_confirmed": True}),
         inventory=[guarded.checkout / "inventories" / ENV / "hosts.yml", extra],
@@ -317,7 +310,7 @@ def test_a_second_inventory_cannot_relabel_the_hosts(guarded: Sandbox, tmp_path:
     assert relabel.returncode != 0
     assert "-e rollbackctl_identity_file is not a run input" in error_lines(relabel)
     assert guarded.host_state() == before
-    assert len(refusals(guarded, audited)) + len(local_refusals(guarded, 0)) - local == 2
+    assert len(refusals(guarded, audited)) + len(guarded.local_refusals()) - local == 2
 
 
 def test_a_truncated_audit_log_refuses_and_leaves_no_lock(guarded: Sandbox) -> None:

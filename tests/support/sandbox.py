@@ -73,6 +73,14 @@ class Sandbox:
         path = self.audit_path
         return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
+    def local_refusals(self) -> list[dict[str, Any]]:
+        """Refusals recorded before the environment was known, in the caller's local log."""
+        path = self.state_dir / "audit.jsonl"
+        entries = (
+            [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+        )
+        return [e for e in entries if e.get("outcome") == "refused"]
+
     def locks(self) -> list[str]:
         folder = self.trust_dir / "locks"
         return sorted(p.name for p in folder.glob("*.lock")) if folder.exists() else []
