@@ -28,14 +28,14 @@ unit: setup
 ## checkout, for a trust root of its own); modules run side by side on TEST_WORKERS workers
 TEST_WORKERS ?= 3
 integration: setup
-	$(BIN)/pytest -q -m integration -n $(TEST_WORKERS) --dist loadfile tests/integration
+	$(BIN)/pytest -q -m integration -n $(TEST_WORKERS) --dist loadfile --durations=20 tests/integration
 
 ## drills: Docker engine and drill images (built only when missing), the images' own checks,
 ## then every molecule drill
 drills: setup
 	scripts/build-images.sh
 	$(BIN)/pytest -q -m images tests/integration/test_drill_images.py
-	$(BIN)/pytest -q -m drills tests/integration/test_drills.py
+	$(BIN)/pytest -q -m drills --durations=10 tests/integration/test_drills.py
 
 bench: setup
 	$(BIN)/python benchmarks/app_rollback.py
