@@ -288,6 +288,8 @@ def test_deploy_failing_mid_switch_restores_the_previous_release_and_stops(
     output = run.stdout + run.stderr
     assert run.returncode != 0
     assert f"deploy of {GOOD} failed on app1" in output
+    assert f"release {BAD} was put back and serves again" in output
+    assert "rollback failed" not in output  # a deploy, not a rollback
     # The rescue ran on app1 only (one host at a time): back on the release it ran before.
     assert sandbox.current_links() == {"app1": BAD, "app2": BAD}
     servers = sandbox.upstream_servers()
