@@ -54,11 +54,12 @@ def _result_of(outcome: RunOutcome, task_prefix: str) -> list[dict[str, Any]]:
     ]
 
 
-def _raise_failure(outcome: RunOutcome, what: str, cls: type[RollbackError]) -> None:
-    """Raise cls, or the refusal the run reported (not authorized, locked, precondition)."""
+def _raise_failure(outcome: RunOutcome, what: str) -> None:
+    """Raise the refusal the run reported (not authorized, locked, precondition), else a
+    plain RollbackError: these runs change no release, so "rollback failed" would mislead."""
     if not outcome.ok:
         reported = error_class(outcome)
-        raise (cls if reported is RunFailedError else reported)(
+        raise (RollbackError if reported is RunFailedError else reported)(
             f"{what}: {failure_message(outcome)}"
         )
 
@@ -67,7 +68,7 @@ def list_backups(environment: str) -> dict[str, Any]:
     """{"environment", "backups": [...newest first]} read from the db host."""
     env = get_environment(environment)
     outcome = run_playbook(env, "backups.yml", check=True)
-    _raise_failure(outcome, f"could not list the backups of {environment}", RollbackError)
+    _raise_failure(outcome, f"could not list the backups of {environment}")
     results = _result_of(outcome, LIST_TASK)
     backups = results[0].get("backups", []) if results else []
     return {"environment": env.name, "backups": [summarize(b) for b in backups]}
@@ -79,7 +80,7 @@ def take_backup(
     """Take a backup on the db host; the new backup's summary and what retention deleted."""
     env = get_environment(environment)
     outcome = run_playbook(env, "backup.yml", extravars={"backup_kind": kind}, on_step=on_step)
-    _raise_failure(outcome, f"backup of {environment} failed", RollbackError)
+    _raise_failure(outcome, f"backup of {environment} failed")
     result = _result_of(outcome, BACKUP_TASK)[0]
     return {
         "environment": env.name,
@@ -147,7 +148,7 @@ def set_read_only(
     outcome = run_playbook(
         env, "read_only.yml", extravars=extravars, on_step=on_step, run_id=run_id
     )
-    _raise_failure(outcome, f"read-only {state} on {environment} failed", RollbackError)
+    _raise_failure(outcome, f"read-only {state} on {environment} failed")
     database = outcome.stats.get("database") or {}
     return {
         "environment": env.name,

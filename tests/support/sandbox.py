@@ -70,15 +70,11 @@ class Sandbox:
         return self.trust_dir / "audit.jsonl"
 
     def audit_entries(self) -> list[dict[str, Any]]:
-        path = self.audit_path
-        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+        return _json_lines(self.audit_path)
 
     def local_refusals(self) -> list[dict[str, Any]]:
         """Refusals recorded before the environment was known, in the caller's local log."""
-        path = self.state_dir / "audit.jsonl"
-        entries = (
-            [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-        )
+        entries = _json_lines(self.state_dir / "audit.jsonl")
         return [e for e in entries if e.get("outcome") == "refused"]
 
     def locks(self) -> list[str]:
@@ -233,11 +229,12 @@ class Sandbox:
     def matches_snapshot(self) -> bool:
         """True when ledgers, links, release folders and upstreams are the snapshot's, and
         each app host and nginx serve the snapshot's release: a restore would change nothing."""
+        links = self.current_links()
         for host in APP_HOSTS:
             src, app = self._snapshot / host, self.root / "app" / host
             if (app / "ledger.json").read_bytes() != (src / "ledger.json").read_bytes():
                 return False
-            if self.current_links()[host] != (src / "current").read_text():
+            if links[host] != (src / "current").read_text():
                 return False
             if sorted(os.listdir(app / "releases")) != sorted(os.listdir(src / "releases")):
                 return False
@@ -303,6 +300,10 @@ class Sandbox:
             check=False,
             timeout=600,
         )
+
+
+def _json_lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
 def _file_texts(folder: Path) -> dict[str, str]:
