@@ -21,13 +21,13 @@ from rollbackctl.errors import NotAuthorizedError, PreflightError, UsageError
 from rollbackctl.paths import inventories_dir
 from rollbackctl.policy import (
     PRINCIPAL_RE,
-    ROLLBACK_TYPES,
     Decision,
     Policy,
     Request,
     evaluate,
     load_environment_policy,
     load_policy,
+    rollback_types,
 )
 from rollbackctl.trust import environment_state_dir
 
@@ -122,7 +122,7 @@ class ApprovalPayload:
         for name, pattern in checks.items():
             if not pattern.match(data[name]):
                 raise UsageError(f"{where}: payload.{name}: invalid value {data[name]!r}")
-        if data["rollback_type"] not in ROLLBACK_TYPES:
+        if data["rollback_type"] not in rollback_types():
             raise UsageError(f"{where}: payload.rollback_type: unknown {data['rollback_type']!r}")
         return cls(
             environment=data["environment"],

@@ -1,10 +1,11 @@
 """Generate AWX/Tower job templates and surveys for the rollback playbooks from the roles' specs.
 
-A rollback playbook is one that imports preflight.yml. Its survey asks for the playbook's run
-inputs: the top-level `rollback_*` variables that its roles read with a default, in their
-defaults/main.yml or in the playbook's role parameters. Each question's wording, type, choices
-and default come from the argument spec of the role option that reads the variable, so a
-changed role changes the survey, and tests/unit/test_awx.py fails until awx/ is regenerated:
+One template per type of the collection's registry (meta/rollbacks.yml). Its survey asks for
+the playbook's run inputs: the top-level `rollback_*` variables that its roles read with a
+default, in their defaults/main.yml or in the playbook's role parameters. Each question's
+wording, type, choices and default come from the argument spec of the role option that reads
+the variable, so a changed role changes the survey, and tests/unit/test_awx.py fails until
+awx/ is regenerated:
 
     .venv/bin/python -m rollbackctl.awx          # rewrite awx/job_templates/
     .venv/bin/python -m rollbackctl.awx --check  # exit 1 when awx/ is stale
@@ -22,8 +23,9 @@ from typing import Any
 
 import yaml
 
+from rollbackctl import registry
 from rollbackctl.paths import project_dir
-from rollbackctl.runbooks import COMMON_INPUTS, RUNBOOK_TYPES
+from rollbackctl.runbooks import COMMON_INPUTS
 
 PREFLIGHT = "preflight.yml"
 # The shared preflight's roles read every playbook's common inputs; a playbook's own roles
@@ -61,7 +63,7 @@ def _load_yaml(path: Path) -> Any:
     return yaml.safe_load(path.read_text())
 
 
-def rollback_playbooks(root: Path | None = None) -> list[Path]:
+def preflight_playbooks(root: Path | None = None) -> list[Path]:
     """Playbooks that start by importing the shared preflight, sorted by name."""
     root = root or project_dir()
     found = []
@@ -71,6 +73,12 @@ def rollback_playbooks(root: Path | None = None) -> list[Path]:
         if isinstance(first, dict) and first.get("ansible.builtin.import_playbook") == PREFLIGHT:
             found.append(path)
     return found
+
+
+def rollback_playbooks(root: Path | None = None) -> list[Path]:
+    """The registered types' playbooks, sorted by name."""
+    root = root or project_dir()
+    return sorted(root / "playbooks" / p for p in registry.by_playbook(root))
 
 
 def _role_uses_in_tasks(tasks: list[Any]) -> Iterator[RoleUse]:
@@ -183,33 +191,18 @@ def survey_question(item: Input) -> dict[str, Any] | None:
     return question
 
 
-def _playbook_summary(playbook: Path) -> str:
-    lines = []
-    for line in playbook.read_text().splitlines():
-        if line.startswith("---"):
-            continue
-        if not line.startswith("#"):
-            break
-        lines.append(line.lstrip("# ").strip())
-    return " ".join(lines)
-
-
-def _rollback_type(playbook: Path) -> str:
-    return RUNBOOK_TYPES[playbook.name]
-
-
 def job_template(playbook: Path, root: Path | None = None) -> dict[str, Any]:
     """One job template, in the shape the awx.awx.job_template module takes."""
     root = root or project_dir()
     inputs = playbook_inputs(playbook, root)
     questions = [q for q in (survey_question(i) for i in inputs) if q]
     extra_only = [i.variable for i in inputs if survey_question(i) is None]
-    rollback_type = _rollback_type(playbook)
-    description = _playbook_summary(playbook)
+    entry = registry.by_playbook(root)[playbook.name]
+    description = entry.summary
     if extra_only:
         description += f" Extra vars only (not a survey type): {', '.join(extra_only)}."
     return {
-        "name": f"rollbackctl {rollback_type} rollback ({playbook.name})",
+        "name": f"rollbackctl {entry.name} ({playbook.name})",
         "description": description,
         "job_type": "run",
         "playbook": f"playbooks/{playbook.name}",
@@ -225,7 +218,7 @@ def job_template(playbook: Path, root: Path | None = None) -> dict[str, Any]:
         "become_enabled": False,
         "survey_enabled": True,
         "survey_spec": {
-            "name": f"{rollback_type} rollback",
+            "name": f"{entry.name} run inputs",
             "description": "Run inputs of the playbook; every safety check runs inside it.",
             "spec": questions,
         },

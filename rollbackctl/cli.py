@@ -16,7 +16,6 @@ from rollbackctl.environments import list_environments
 from rollbackctl.errors import EXIT_CODES, AbortedError, RollbackError
 from rollbackctl.releases import list_releases
 from rollbackctl.report import render_text
-from rollbackctl.rollback import run_rollback
 from rollbackctl.runner import Step
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -39,7 +38,7 @@ def emit(document: dict[str, Any], output: str, text: Callable[[dict[str, Any]],
     if output == "json":
         click.echo(json.dumps(document, indent=2))
     else:
-        click.echo(text(document), err=True, nl=False)
+        click.echo(text(document), nl=False)
 
 
 class RollbackGroup(click.Group):
@@ -178,47 +177,6 @@ def confirm_or_abort(what: str, yes: bool) -> None:
         raise AbortedError(f"{what} not confirmed", hint="nothing was changed")
 
 
-@main.command(epilog=EXIT_CODE_HELP)
-@click.argument("environment")
-@click.option(
-    "--to", "target", metavar="RELEASE", help="Release to go back to (default: last stable)."
-)
-@click.option("--check", is_flag=True, help="Show the plan; change nothing.")
-@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-@guard_options
-@output_option
-@remember_output
-def app(
-    environment: str,
-    target: str | None,
-    check: bool,
-    yes: bool,
-    approvals: tuple[str, ...],
-    break_glass: bool,
-    key: str | None,
-    output: str,
-) -> None:
-    """Roll the application of ENVIRONMENT back to the last known-good release."""
-    result = confirm_and_run(
-        lambda to, plan_only: run_rollback(
-            "app",
-            environment,
-            target=to,
-            check=plan_only,
-            on_step=_progress,
-            approvals=approvals,
-            break_glass=break_glass,
-            key=key,
-        ),
-        what=f"app rollback on {environment}",
-        target=target,
-        check=check,
-        yes=yes,
-        render=render_text,
-    )
-    emit(result, output, render_text)
-
-
 @main.group(name="sandbox")
 def sandbox_group() -> None:
     """The embedded sandbox stack on this machine."""
@@ -254,7 +212,11 @@ env_option = click.option(
 @output_option
 @remember_output
 def up(environment: str, output: str) -> None:
-    """Start the stack: good release stable, bad release current; enroll its hosts."""
+    """Start the stack and enroll its hosts.
+
+    A new stack starts with the good release stable and the bad release current. A stack
+    stopped by 'down' without --purge comes back as it was left.
+    """
     emit(sandbox.up(environment), output, _sandbox_text)
 
 
@@ -275,6 +237,11 @@ def status(environment: str, output: str) -> None:
     """Show the stack's URL, database settings and what runs."""
     emit(sandbox.status(environment), output, _sandbox_text)
 
+
+# One command per registered rollback type.
+from rollbackctl import cli_rollbacks  # noqa: E402
+
+cli_rollbacks.register(main)
 
 # Database commands live in their own module; imported last so they can reuse the helpers above.
 from rollbackctl import cli_db  # noqa: E402

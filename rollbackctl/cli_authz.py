@@ -12,7 +12,7 @@ from rollbackctl.approvals import ApprovalPayload, create_approval, read_approva
 from rollbackctl.audit import AuditLog
 from rollbackctl.cli import emit, guard_options, output_option, remember_output
 from rollbackctl.environments import get_environment
-from rollbackctl.policy import ROLLBACK_TYPES, Request
+from rollbackctl.policy import Request, rollback_types
 from rollbackctl.report import operator
 from rollbackctl.requests import sign_request
 from rollbackctl.runner import new_run_id
@@ -28,7 +28,7 @@ signing_key_option = click.option(
 
 @click.command()
 @click.argument("environment")
-@click.argument("rollback_type", metavar="TYPE", type=click.Choice(ROLLBACK_TYPES))
+@click.argument("rollback_type", metavar="TYPE", type=click.Choice(rollback_types()))
 @click.option("--target", required=True, help="Release or backup id being approved.")
 @click.option("--requester", required=True, help="Who will run the rollback.")
 @click.option("--approver", required=True, help="Your name as in the allowed signers file.")
@@ -66,7 +66,7 @@ def approve(
 
 @click.command()
 @click.argument("environment")
-@click.argument("rollback_type", metavar="TYPE", type=click.Choice(ROLLBACK_TYPES))
+@click.argument("rollback_type", metavar="TYPE", type=click.Choice(rollback_types()))
 @click.option("--target", default="", help="Release or backup id; empty: what the approvals say.")
 @click.option(
     "--requester", default=None, help="Your name as in the allowed signers file (default: you)."

@@ -8,12 +8,12 @@ from typing import Any
 
 import click
 
-from rollbackctl import envlock
+from rollbackctl import envlock, registry
 from rollbackctl.cli import EXIT_CODE_HELP, _progress, output_option, remember_output
 from rollbackctl.environments import get_environment
 from rollbackctl.errors import RollbackError, RunFailedError, UsageError
 from rollbackctl.report import build_result, render_text, write_bundle
-from rollbackctl.rollback import PLAYBOOKS, error_class, failure_message
+from rollbackctl.rollback import add_results, error_class, failure_message, requested
 from rollbackctl.runbooks import check_id
 from rollbackctl.runner import (
     SPEC_FILE,
@@ -30,7 +30,6 @@ from rollbackctl.runner import (
 RUNS_SHOWN = 10
 # Run folders looked at for an environment's latest runs; run ids sort by time.
 RUNS_SCANNED = 200
-ROLLBACK_TYPES = {playbook: kind for kind, playbook in PLAYBOOKS.items()}
 
 
 def _print(document: dict[str, Any], output: str, text: str) -> None:
@@ -137,7 +136,7 @@ def status(environment: str, output: str) -> None:
 
 # --- attach ------------------------------------------------------------------------------------
 def _rollback_result(
-    outcome: RunOutcome, spec: RunSpec, rollback_type: str
+    outcome: RunOutcome, spec: RunSpec, entry: registry.RollbackType
 ) -> tuple[dict[str, Any], type[RollbackError] | None]:
     """The result document the rollback command writes; built here if it never got to."""
     run_dir = outcome.run_dir
@@ -149,23 +148,20 @@ def _rollback_result(
     document = build_result(
         outcome,
         environment=spec.environment,
-        rollback_type=rollback_type,
+        rollback_type=entry.name,
         check=spec.check,
-        requested={
-            "to": extravars.get("rollback_to"),
-            "approvals": list(extravars.get("rollback_approvals") or []),
-            "break_glass": bool(extravars.get("rollback_break_glass")),
-        },
+        requested=requested(
+            extravars.get("rollback_to"),
+            list(extravars.get("rollback_approvals") or []),
+            bool(extravars.get("rollback_break_glass")),
+            {name: extravars[name] for name in sorted(entry.inputs()) if name in extravars},
+        ),
         error=None if outcome.ok else failure_message(outcome),
     )
     # Who started the run, not who re-attached to it.
     document["operator"] = extravars.get("rollback_requester") or document["operator"]
-    if rollback_type in ("db", "data-corruption"):
-        from rollbackctl.backups import _add_database_facts
-
-        _add_database_facts(document, bool(extravars.get("rollback_allow_schema_mismatch")))
-    else:
-        write_bundle(document, run_dir)
+    add_results(document, outcome.stats, entry)
+    write_bundle(document, run_dir)
     return document, failed
 
 
@@ -199,16 +195,6 @@ def _plain_text(document: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _text(document: dict[str, Any], rollback_type: str | None) -> str:
-    if rollback_type is None:
-        return _plain_text(document)
-    if rollback_type in ("db", "data-corruption"):
-        from rollbackctl.cli_db import _restore_text
-
-        return _restore_text(document)
-    return render_text(document)
-
-
 @click.command(epilog=EXIT_CODE_HELP)
 @click.argument("run_id")
 @output_option
@@ -228,12 +214,14 @@ def attach(run_id: str, output: str) -> None:
     spec = read_spec(run_dir)
     click.echo(f"attached to run {run_id} ({spec.playbook} on {spec.environment})", err=True)
     outcome = follow_run(run_dir, on_step=_progress)
-    rollback_type = ROLLBACK_TYPES.get(spec.playbook)
-    if rollback_type is None:
+    entry = registry.by_playbook().get(spec.playbook)
+    if entry is None:
         document, failed = _plain_result(outcome)
+        text = _plain_text(document)
     else:
-        document, failed = _rollback_result(outcome, spec, rollback_type)
-    _print(document, output, _text(document, rollback_type))
+        document, failed = _rollback_result(outcome, spec, entry)
+        text = render_text(document)
+    _print(document, output, text)
     if failed is not None:
         raise failed(str(document.get("error") or f"run {run_id} {outcome.status}"))
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rollbackctl import envlock, grant
+from rollbackctl import envlock, grant, registry
 from rollbackctl.approvals import (
     NonceStore,
     allowed_signers_path,
@@ -130,6 +130,18 @@ def authorize_run(
     return {"target": target, "decision": decision.to_dict()}
 
 
+def _check_groups(playbook: str, groups: Mapping[str, Sequence[str]]) -> None:
+    """The inventory has hosts in every group the registry says this runbook needs."""
+    needed = registry.by_playbook()[playbook].groups
+    empty = [name for name in needed if not groups.get(name)]
+    if empty:
+        raise PreflightError(
+            f"the inventory has no hosts in group {', '.join(empty)}; "
+            f"{playbook} needs {', '.join(needed)}",
+            hint="define the groups under all.children in the environment's hosts.yml",
+        )
+
+
 def authorize_playbook_run(
     *,
     pid: int,
@@ -141,6 +153,7 @@ def authorize_playbook_run(
     lb_hosts: Sequence[str],
     check: bool,
     run_id: str,
+    groups: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
     """Everything the authorize step of a runbook decides, from what the launcher cannot fake.
 
@@ -162,6 +175,7 @@ def authorize_playbook_run(
     try:
         playbook, rollback_type = playbook_type(playbooks, cwd)
         request["rollback_type"] = rollback_type
+        _check_groups(playbook, groups if groups is not None else {"lb": lb_hosts})
         _check_run_shape(cli, extra_vars, identities, environment, lb_hosts)
         if not check and not _true(extra_vars.get("rollback_confirmed")):
             raise PreflightError(
@@ -518,7 +532,11 @@ def unlock(
             f"environment {environment} is locked by {held.describe()}, which is still running",
             hint="unlock clears only a stale lock; wait for the run to finish",
         )
-    rollback_type = held.rollback_type if held.rollback_type != "unknown" else "full"
+    rollback_type = held.rollback_type
+    if rollback_type == "unknown":
+        # A lock that does not say what it guarded needs the authority of the strictest rule.
+        rules = load_environment_policy(environment).rules
+        rollback_type = max(rules, key=lambda name: (rules[name].approvers, rules[name].escalation))
     request_nonces: list[str] = []
     if is_guarded(environment):
         if not key:

@@ -11,22 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from rollbackctl import registry
 from rollbackctl.errors import NotAuthorizedError, UsageError
 from rollbackctl.paths import inventories_dir
 
 if TYPE_CHECKING:
     from rollbackctl.approvals import VerifiedApproval
 
-ROLLBACK_TYPES: tuple[str, ...] = (
-    "app",
-    "db",
-    "config",
-    "infra",
-    "third-party",
-    "full",
-    "emergency-stop",
-    "data-corruption",
-)
 ESCALATION_LEVELS: tuple[str, ...] = ("L1", "L2", "L3", "L4")
 POLICY_VERSION = 1
 DEFAULT_APPROVAL_MAX_MINUTES = 240
@@ -204,11 +195,15 @@ class Decision:
         }
 
 
+def rollback_types() -> tuple[str, ...]:
+    """The rollback types a policy rules on: the policy keys of the collection's registry."""
+    return registry.policy_keys()
+
+
 def check_rollback_type(rollback_type: str) -> None:
-    if rollback_type not in ROLLBACK_TYPES:
-        raise UsageError(
-            f"unknown rollback type {rollback_type!r}; choose from {', '.join(ROLLBACK_TYPES)}"
-        )
+    known = rollback_types()
+    if rollback_type not in known:
+        raise UsageError(f"unknown rollback type {rollback_type!r}; choose from {', '.join(known)}")
 
 
 def policy_path(environment: str) -> Path:
@@ -349,9 +344,10 @@ class _Parser:
         defaults: dict[str, Any] = {}
         if "defaults" in top:
             defaults = self.mapping(top["defaults"], "defaults", _RULE_KEYS)
-        raw_rules = self.mapping(top.get("rules", {}), "rules", frozenset(ROLLBACK_TYPES))
+        known = rollback_types()
+        raw_rules = self.mapping(top.get("rules", {}), "rules", frozenset(known))
         if "defaults" not in top:
-            missing = [t for t in ROLLBACK_TYPES if t not in raw_rules]
+            missing = [t for t in known if t not in raw_rules]
             if missing:
                 raise self.fail(
                     "rules",
@@ -359,7 +355,7 @@ class _Parser:
                 )
 
         rules: dict[str, Rule] = {}
-        for rollback_type in ROLLBACK_TYPES:
+        for rollback_type in known:
             where = f"rules.{rollback_type}" if rollback_type in raw_rules else "defaults"
             own: dict[str, Any] = {}
             if rollback_type in raw_rules:

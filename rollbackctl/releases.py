@@ -8,8 +8,6 @@ from rollbackctl.environments import get_environment
 from rollbackctl.errors import RollbackError
 from rollbackctl.runner import RunOutcome, run_playbook
 
-LEDGER_TASK = "Read the release ledger"
-
 
 def list_releases(environment: str) -> dict[str, Any]:
     """{"environment", "hosts": {host: {"current", "releases": [...]}}} from every app host."""
@@ -18,21 +16,21 @@ def list_releases(environment: str) -> dict[str, Any]:
     if not outcome.ok:
         raise RollbackError(f"could not read release ledgers of {environment}: {_cause(outcome)}")
     hosts: dict[str, Any] = {}
-    for step in outcome.steps:
-        if step.task == LEDGER_TASK and step.status == "ok":
-            hosts[step.host] = {
-                "current": step.result.get("current"),
-                "releases": [
-                    {
-                        "id": r["id"],
-                        "state": r["state"],
-                        "seq": r["seq"],
-                        "deployed_at": r.get("deployed_at"),
-                        "current": r["id"] == step.result.get("current"),
-                    }
-                    for r in step.result.get("releases", [])
-                ],
-            }
+    for host, ledger in sorted((outcome.stats.get("ledgers") or {}).items()):
+        current = ledger.get("current")
+        hosts[host] = {
+            "current": current,
+            "releases": [
+                {
+                    "id": r["id"],
+                    "state": r["state"],
+                    "seq": r["seq"],
+                    "deployed_at": r.get("deployed_at"),
+                    "current": r["id"] == current,
+                }
+                for r in ledger.get("releases") or []
+            ],
+        }
     return {"environment": env.name, "hosts": hosts}
 
 

@@ -98,8 +98,33 @@ def render_text(result: dict[str, Any]) -> str:
     for item in result.get("checklist") or []:
         mark = "PASS" if item.get("ok") else "FAIL"
         lines.append(f"  [{mark}] {item.get('name')}: {item.get('detail')}")
+    lines += _database_lines(result.get("database") or {}, planned=bool(result.get("check")))
+    for label, findings in (result.get("corruption") or {}).items():
+        counts = ", ".join(f"{f['name']}: {f['count']}" for f in findings)
+        lines.append(f"corruption {label}: {counts}")
     lines.append(f"artifacts: {result['artifacts']}")
     return "\n".join(lines) + "\n"
+
+
+def _database_lines(database: dict[str, Any], *, planned: bool) -> list[str]:
+    """What a run did to the database, or in check mode what it would do: never both."""
+    lines = []
+    if database.get("restored") is False:
+        lines.append(f"nothing restored: {database.get('reason')}")
+    if "read_only" in database:
+        mode = "on" if database["read_only"] else "off"
+        lines.append(f"read-only {mode}: write probe {database.get('write_probe')}")
+    if database.get("safety_backup"):
+        taken = f"safety backup: {database['safety_backup']}"
+        lines.append("would take a safety backup first" if planned else taken)
+    previous = database.get("previous_database")
+    if previous and planned:
+        lines.append(f"would keep the current database as {previous}")
+    elif previous:
+        lines.append(f"previous database kept as {previous} (drop it when done)")
+    if database.get("swap_ms") is not None:
+        lines.append(f"writes held for the swap: {database['swap_ms']} ms")
+    return lines
 
 
 def _write_junit(result: dict[str, Any], path: Path) -> None:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rollbackctl import errors
+from rollbackctl import errors, registry
 from rollbackctl.environments import get_environment
 from rollbackctl.errors import PreflightError, RunFailedError, UsageError
 from rollbackctl.report import build_result, operator, write_bundle
@@ -14,9 +14,6 @@ from rollbackctl.requests import sign_request
 from rollbackctl.runbooks import check_id
 from rollbackctl.runner import RunOutcome, Step, new_run_id, run_playbook, runs_dir
 
-# Rollback type -> playbook. Types land here as their playbooks do.
-PLAYBOOKS = {"app": "app.yml", "db": "database.yml", "data-corruption": "data_corruption.yml"}
-TARGET_NAMES = {"app": "release", "db": "backup", "data-corruption": "backup"}
 # Roles that only look and decide: a failure there means nothing on any host changed.
 PREFLIGHT_ROLES = frozenset({"rollback_authorize", "release_select", "app_schema", "backup_select"})
 
@@ -28,25 +25,28 @@ def run_rollback(
     target: str | None = None,
     check: bool = False,
     on_step: Callable[[Step], None] | None = None,
-    extravars: dict[str, Any] | None = None,
+    inputs: Mapping[str, Any] | None = None,
     approvals: Sequence[str | Path] = (),
     break_glass: bool = False,
     key: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Run the rollback playbook; return the result document or raise with the one-line cause.
+    """Run the type's registered playbook; return the result document or raise with the cause.
 
-    With key, the run carries a request signed with it, which proves who asks. The raised
-    error carries the result document as .result so callers can still render it.
+    inputs holds the type's registered run inputs (its arguments and flags). With key, the
+    run carries a request signed with it, which proves who asks. The raised error carries the
+    result document as .result so callers can still render it.
     """
-    if rollback_type not in PLAYBOOKS:
-        raise UsageError(
-            f"unknown rollback type '{rollback_type}'",
-            hint=f"available: {', '.join(sorted(PLAYBOOKS))}",
-        )
+    entry = registry.get(rollback_type)
     env = get_environment(environment)
     run_id = new_run_id()
     if target is not None:
-        check_id(target, TARGET_NAMES.get(rollback_type, "target"))
+        if entry.target is None:
+            raise UsageError(f"a {rollback_type} run takes no target", hint="see --help")
+        check_id(target, entry.target.names)
+    inputs = dict(inputs or {})
+    unknown = sorted(set(inputs) - entry.inputs())
+    if unknown:
+        raise UsageError(f"a {rollback_type} run takes no input {', '.join(unknown)}")
     for path in approvals:
         if not Path(path).is_file():
             raise UsageError(f"approval file {path} not found", hint="check the path")
@@ -57,19 +57,19 @@ def run_rollback(
         # Absolute paths: the playbook runs with the project as its working directory.
         "rollback_approvals": [str(Path(p).resolve()) for p in approvals],
         "rollback_break_glass": break_glass,
-        **(extravars or {}),
+        **inputs,
     }
     if target is not None:
         extravars["rollback_to"] = target
     if key and not check:
         extravars["rollback_request"] = str(
             sign_run_request(
-                run_id, env.name, rollback_type, extravars["rollback_requester"], key, target
+                run_id, env.name, entry.policy, extravars["rollback_requester"], key, target
             )
         )
     outcome = run_playbook(
         env,
-        PLAYBOOKS[rollback_type],
+        entry.playbook,
         extravars=extravars,
         check=check,
         on_step=on_step,
@@ -81,19 +81,43 @@ def run_rollback(
         environment=env.name,
         rollback_type=rollback_type,
         check=check,
-        requested={
-            "to": target,
-            "approvals": [str(p) for p in approvals],
-            "break_glass": break_glass,
-        },
+        # Every flag the type registers is recorded, false when not given.
+        requested=requested(
+            target,
+            approvals,
+            break_glass,
+            {opt.input: False for opt in entry.options if opt.input} | inputs,
+        ),
         error=error,
     )
+    add_results(result, outcome.stats, entry)
     write_bundle(result, outcome.run_dir)
     if error is not None:
         exc = error_class(outcome)(error)
         exc.result = result  # type: ignore[attr-defined]
         raise exc
     return result
+
+
+def requested(
+    target: str | None,
+    approvals: Sequence[str | Path],
+    break_glass: bool,
+    inputs: Mapping[str, Any],
+) -> dict[str, Any]:
+    """What the operator asked for, as the result document records it."""
+    document = {"to": target, "approvals": [str(p) for p in approvals], "break_glass": break_glass}
+    document.update({name.removeprefix("rollback_"): value for name, value in inputs.items()})
+    return document
+
+
+def add_results(
+    result: dict[str, Any], stats: Mapping[str, Any], entry: registry.RollbackType
+) -> None:
+    """The run's own report (its set_stats data) under the keys the type registers."""
+    for key in entry.results:
+        if key in stats:
+            result[key] = stats[key]
 
 
 def sign_run_request(
@@ -132,6 +156,8 @@ def error_class(outcome: RunOutcome) -> type[errors.RollbackError]:
     """The exit code follows the kind of refusal the playbook reported, else where it failed."""
     failures = outcome.failures()
     kind = failures[-1].result.get("failure_kind") if failures else None
+    # A playbook that knows why it stops reports it as data (set_stats failure_kind).
+    kind = kind or outcome.stats.get("failure_kind")
     named = getattr(errors, kind, None) if isinstance(kind, str) else None
     if isinstance(named, type) and issubclass(named, errors.RollbackError):
         return named

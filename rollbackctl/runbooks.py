@@ -1,4 +1,4 @@
-"""Which playbooks are runbooks, of which rollback type, and which inputs a run may take.
+"""Which playbook a run executes, of which rollback type, and which inputs a run may take.
 
 The type of a run is the playbook's, read from the playbook file the run executes, never
 from a variable: an approval for a lighter type can then never restore a database.
@@ -11,18 +11,9 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from rollbackctl import registry
 from rollbackctl.errors import NotAuthorizedError, UsageError
 from rollbackctl.paths import project_dir
-
-# Playbook file -> rollback type (the policy rule that authorizes it).
-RUNBOOK_TYPES: Mapping[str, str] = {
-    "app.yml": "app",
-    "app_container.yml": "app",
-    "database.yml": "db",
-    "data_corruption.yml": "data-corruption",
-    # Read-only mode stops every write: an emergency stop of the data path.
-    "read_only.yml": "emergency-stop",
-}
 
 # Everything a launcher may pass with -e / extravars / a survey. Anything else would override
 # a variable the runbook sets itself (extra vars win over set_fact), so it is refused.
@@ -89,12 +80,13 @@ def playbook_type(playbooks: Iterable[str], cwd: str | Path | None = None) -> tu
         path = Path(cwd or Path.cwd()) / path
     resolved = path.resolve()
     home = (project_dir() / "playbooks").resolve()
-    if resolved.parent != home or resolved.name not in RUNBOOK_TYPES:
+    runbooks = registry.by_playbook()
+    if resolved.parent != home or resolved.name not in runbooks:
         raise NotAuthorizedError(
             f"{given[0]} is not a runbook of this checkout",
-            hint=f"run one of {', '.join(sorted(RUNBOOK_TYPES))} from {home}",
+            hint=f"run one of {', '.join(sorted(runbooks))} from {home}",
         )
-    return resolved.name, RUNBOOK_TYPES[resolved.name]
+    return resolved.name, runbooks[resolved.name].policy
 
 
 def input_problems(extra_vars: Mapping[str, Any]) -> list[str]:

@@ -50,6 +50,7 @@ class ActionModule(ActionBase):
                 lb_hosts=list(groups.get("lb") or ()),
                 check=bool(self._task.check_mode),
                 run_id=run_id,
+                groups={name: list(hosts or ()) for name, hosts in groups.items()},
             )
         except RollbackError as exc:
             result.update(

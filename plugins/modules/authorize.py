@@ -9,7 +9,10 @@ description:
   - The environment is the identity every host of the run carries (read by the preflight
     play of the same ansible-playbook process); hosts of several environments, or a host
     without one, are refused.
-  - The rollback type is the one of the playbook file being run, never a variable.
+  - The rollback type is the policy key that the collection's registry of rollback types
+    (C(meta/rollbacks.yml)) gives the playbook file being run, never a variable; a playbook
+    the registry does not list is refused, and so is an inventory without hosts in a group
+    the registry says the playbook needs.
   - Refuses a run that skips steps (C(--start-at-task), C(--tags), C(--skip-tags),
     C(--step)), names more than one inventory, passes extra vars that are not run inputs,
     or passes inputs that are not plain values.

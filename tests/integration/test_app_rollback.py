@@ -138,10 +138,12 @@ def test_json_output_is_one_document_with_the_run_record(sandbox: Sandbox) -> No
     assert list((artifacts / "artifacts" / "ansible" / "job_events").glob("*.json"))
 
 
-def test_progress_goes_to_stderr_one_line_per_step(sandbox: Sandbox) -> None:
+def test_result_goes_to_stdout_and_progress_to_stderr(sandbox: Sandbox) -> None:
     result = sandbox.cli("app", "sandbox", "--yes")
 
-    assert result.stdout == ""
+    assert result.stdout.startswith("app rollback on sandbox: SUCCEEDED")
+    assert "Switch current release" not in result.stdout
+    assert "SUCCEEDED" not in result.stderr
     assert any(
         "app2" in line and "Switch current release" in line for line in result.stderr.splitlines()
     )
@@ -266,7 +268,7 @@ def test_host_failing_mid_switch_gets_its_release_back_and_the_run_stops(
 
     assert result.code == 6
     last = result.stderr.strip().splitlines()[-1]
-    assert "rollback failed on app2" in last
+    assert f"rollback to {GOOD} failed on app2: Start the current release" in last
     assert f"release {BAD} was put back and serves again" in last
     # One host at a time: app1 made it, app2 runs what it ran before; both serve, none drained.
     assert sandbox.current_links() == {"app1": GOOD, "app2": BAD}

@@ -16,12 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from rollbackctl import registry
 from tests.support.sandbox import REPO_ROOT, Sandbox
 
 pytestmark = pytest.mark.integration
 
 ENV, GOOD, BAD = "sandbox-guarded", "2026.11.1", "2026.11.2"
-RUNBOOKS = ("app.yml", "app_container.yml", "database.yml", "data_corruption.yml", "read_only.yml")
+RUNBOOKS = tuple(sorted(registry.by_playbook()))
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
 # Values that later tasks read: what an attacker sets to steer a run started mid-way.
 STEERING = {

@@ -52,9 +52,11 @@ def test_target_question_is_the_input_the_authorize_step_reads() -> None:
     assert (to["type"], to["default"], to["required"]) == ("text", "", False)
 
 
-def test_every_runbook_gets_a_template_and_its_type() -> None:
-    assert template("read_only")["name"] == "rollbackctl emergency-stop rollback (read_only.yml)"
-    assert template("database")["name"] == "rollbackctl db rollback (database.yml)"
+def test_every_registered_type_gets_a_template_named_for_it() -> None:
+    assert template("read_only")["name"] == "rollbackctl read-only (read_only.yml)"
+    assert template("database")["name"] == "rollbackctl db (database.yml)"
+    summary = "Roll the database back to a backup, keeping the current one."
+    assert template("database")["description"].startswith(summary)
 
 
 def test_list_inputs_are_left_to_extra_vars() -> None:
@@ -69,7 +71,7 @@ def test_check_job_type_can_be_chosen_at_launch() -> None:
 
 
 def test_a_changed_argument_spec_changes_the_survey(tmp_path: Path) -> None:
-    for folder in ("playbooks", "roles"):
+    for folder in ("playbooks", "roles", "meta"):
         shutil.copytree(REPO_ROOT / folder, tmp_path / folder, symlinks=True)
     spec_path = tmp_path / "roles" / "backup_select" / "meta" / "argument_specs.yml"
     specs = yaml.safe_load(spec_path.read_text())

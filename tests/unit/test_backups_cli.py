@@ -1,12 +1,9 @@
-"""What the database commands show: backup summaries, run stats and restore reports."""
+"""What the database commands show: backup summaries and restore reports."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 # cli first, as the entry point does: it imports and registers cli_db.
-from rollbackctl import backups, cli, cli_db
+from rollbackctl import backups, cli, cli_db, report
 
 
 def test_database_commands_are_registered() -> None:
@@ -31,22 +28,6 @@ def test_summary_shows_why_verification_failed() -> None:
     assert summary["verification_error"] == "bad SHA-256"
 
 
-def test_run_stats_are_read_back_from_the_job_events(tmp_path: Path) -> None:
-    events = tmp_path / "artifacts" / "ansible" / "job_events"
-    events.mkdir(parents=True)
-    (events / "1-a.json").write_text(json.dumps({"event": "playbook_on_start"}))
-    stats = {"database": {"swap_ms": 3.1}}
-    (events / "9-b.json").write_text(
-        json.dumps({"event": "playbook_on_stats", "event_data": {"artifact_data": stats}})
-    )
-
-    assert backups.run_stats(tmp_path) == stats
-
-
-def test_run_stats_of_a_run_without_events_are_empty(tmp_path: Path) -> None:
-    assert backups.run_stats(tmp_path) == {}
-
-
 def test_backup_list_says_none_when_there_are_no_backups() -> None:
     text = cli_db._backups_text({"environment": "prod", "backups": []})
 
@@ -69,9 +50,49 @@ def test_restore_report_names_the_kept_database_and_the_swap_window() -> None:
         "corruption": {"before": [{"name": "orders with a negative total", "count": 4}]},
     }
 
-    text = cli_db._restore_text(result)
+    text = report.render_text(result)
 
     assert "previous database kept as market_pre_1" in text
     assert "writes held for the swap: 2.5 ms" in text
     assert "safety backup: s1" in text
     assert "corruption before: orders with a negative total: 4" in text
+
+
+def test_restore_plan_says_what_it_would_keep_not_what_it_kept() -> None:
+    plan = {
+        "type": "db",
+        "environment": "prod",
+        "status": "planned",
+        "check": True,
+        "from": "market",
+        "to": "b1",
+        "run_id": "r1",
+        "operator": "ops",
+        "duration_s": 2.0,
+        "hosts": {},
+        "artifacts": "/runs/r1",
+        "database": {"previous_database": "market_pre_1", "safety_backup": "(none taken)"},
+    }
+
+    text = report.render_text(plan)
+
+    assert "would keep the current database as market_pre_1" in text
+    assert "would take a safety backup first" in text
+    assert "kept as" not in text
+    assert "safety backup:" not in text
+
+
+def test_read_only_result_shows_the_mode_and_its_write_probe() -> None:
+    result = {
+        "type": "read-only",
+        "environment": "prod",
+        "status": "succeeded",
+        "run_id": "r1",
+        "operator": "ops",
+        "duration_s": 1.0,
+        "hosts": {},
+        "artifacts": "/runs/r1",
+        "database": {"read_only": True, "write_probe": "rejected"},
+    }
+
+    assert "read-only on: write probe rejected" in report.render_text(result)

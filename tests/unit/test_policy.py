@@ -12,13 +12,13 @@ from rollbackctl.approvals import ApprovalPayload, VerifiedApproval
 from rollbackctl.errors import NotAuthorizedError, UsageError
 from rollbackctl.paths import PROJECT_DIR
 from rollbackctl.policy import (
-    ROLLBACK_TYPES,
     Policy,
     Request,
     evaluate,
     evaluate_sign_off,
     load_environment_policy,
     load_policy,
+    rollback_types,
 )
 
 NOW = datetime(2026, 11, 28, 14, 0, tzinfo=UTC)
@@ -47,7 +47,7 @@ rules:
     roles: [cto, engineering_manager]
     approvers: 2
     escalation: L3
-  config:
+  data-corruption:
     roles: [cto, engineering_manager, lead_developer]
     approvers: 1
     self_approval: true
@@ -92,17 +92,17 @@ def approval(
     return VerifiedApproval(payload=payload, path=Path(f"{approver}.json"), key_fingerprint="")
 
 
-def test_production_policy_file_requires_two_approvers_for_db_and_full() -> None:
+def test_production_policy_file_requires_two_approvers_for_restores() -> None:
     prod = load_policy(PROJECT_DIR / "inventories" / "production" / "policy.yml")
     assert prod.environment == "production"
     assert prod.rule_for("db").approvers == 2
-    assert prod.rule_for("full").approvers == 2
+    assert prod.rule_for("data-corruption").approvers == 2
     assert not any(rule.self_approval for rule in prod.rules.values())
 
 
 def test_sandbox_policy_needs_no_approval_for_any_type() -> None:
     sandbox = load_policy(PROJECT_DIR / "inventories" / "sandbox" / "policy.yml")
-    for rollback_type in ROLLBACK_TYPES:
+    for rollback_type in rollback_types():
         req = request(rollback_type, environment="sandbox")
         decision = evaluate(sandbox, req, [], NOW)
         assert decision.allowed, decision.reason
@@ -151,7 +151,7 @@ def test_requester_cannot_approve_own_run_when_self_approval_forbidden(policy: P
 
 
 def test_self_approval_counts_where_policy_allows_it(policy: Policy) -> None:
-    req = request("config", requester="lena")
+    req = request("data-corruption", requester="lena")
     assert evaluate(policy, req, [approval("lena", req)], NOW).allowed
 
 
@@ -319,7 +319,7 @@ MALFORMED = {
     ),
     "no-rule-and-no-defaults": (
         POLICY.split("defaults:")[0] + "rules:\n  app:\n    approvers: 0\n",
-        "rules: no rule for db, config",
+        "rules: no rule for db, data-corruption, emergency-stop",
     ),
     "bad-escalation-level": (
         POLICY.replace("escalation: L3\n", "escalation: L5\n", 1),
@@ -327,7 +327,7 @@ MALFORMED = {
     ),
     "self-approval-not-boolean": (
         POLICY.replace("self_approval: true", "self_approval: maybe"),
-        "rules.config.self_approval: must be true or false",
+        "rules.data-corruption.self_approval: must be true or false",
     ),
     "break-glass-missing-deadline": (
         POLICY.replace("      sign_off_minutes: 30\n", ""),

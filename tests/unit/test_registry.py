@@ -1,0 +1,125 @@
+"""The registry of rollback types: loaded strictly, and every place that lists types agrees."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from rollbackctl import awx, cli, registry
+from rollbackctl.errors import UsageError
+from rollbackctl.runbooks import RUN_INPUTS
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def copy_registry(tmp_path: Path, edit) -> Path:
+    shutil.copytree(REPO_ROOT / "meta", tmp_path / "meta")
+    path = tmp_path / "meta" / "rollbacks.yml"
+    data = yaml.safe_load(path.read_text())
+    edit(data)
+    path.write_text(yaml.safe_dump(data))
+    return tmp_path
+
+
+def test_every_playbook_that_imports_the_preflight_is_registered() -> None:
+    runbooks = {p.name for p in awx.preflight_playbooks(REPO_ROOT)}
+    assert runbooks == set(registry.by_playbook(REPO_ROOT))
+
+
+def test_every_registered_type_has_its_playbook_and_it_imports_the_preflight() -> None:
+    preflight = {p.name for p in awx.preflight_playbooks(REPO_ROOT)}
+    for entry in registry.rollback_types(REPO_ROOT).values():
+        assert (REPO_ROOT / "playbooks" / entry.playbook).is_file(), entry.name
+        assert entry.playbook in preflight, entry.name
+
+
+def test_an_unregistered_runbook_is_found(tmp_path: Path) -> None:
+    """The check above can fail: a new playbook with the preflight and no entry is caught."""
+    shutil.copytree(REPO_ROOT / "playbooks", tmp_path / "playbooks")
+    shutil.copytree(REPO_ROOT / "meta", tmp_path / "meta")
+    (tmp_path / "playbooks" / "infra.yml").write_text(
+        "---\n- name: Shared preflight\n  ansible.builtin.import_playbook: preflight.yml\n"
+    )
+    runbooks = {p.name for p in awx.preflight_playbooks(tmp_path)}
+    assert runbooks - set(registry.by_playbook(tmp_path)) == {"infra.yml"}
+
+
+def test_every_registered_type_is_a_cli_command_with_its_options() -> None:
+    for name, entry in registry.rollback_types(REPO_ROOT).items():
+        command = cli.main.commands[name]
+        flags = {opt for param in command.params for opt in getattr(param, "opts", [])}
+        assert {o.flag for o in entry.options} <= flags, name
+        if entry.target:
+            assert entry.target.option in flags, name
+        assert ("--check" in flags) is entry.confirm, name
+        assert {"--approval", "--break-glass", "--key", "--output"} <= flags, name
+
+
+def test_registered_inputs_are_run_inputs_the_authorize_step_checks() -> None:
+    for entry in registry.rollback_types(REPO_ROOT).values():
+        assert entry.inputs() <= set(RUN_INPUTS), entry.name
+
+
+def test_every_environment_policy_rules_on_exactly_the_registered_policy_keys() -> None:
+    keys = set(registry.policy_keys(REPO_ROOT))
+    for path in sorted((REPO_ROOT / "inventories").glob("*/policy.yml")):
+        rules = set((yaml.safe_load(path.read_text()) or {}).get("rules") or {})
+        assert rules <= keys, path
+        if "defaults" not in yaml.safe_load(path.read_text()):
+            assert rules == keys, path
+
+
+def test_the_readme_table_of_types_matches_the_registry() -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    rows = re.findall(
+        r"^\| `([a-z-]+)` \| `playbooks/([a-z_]+\.yml)` \| `([a-z-]+)` \| ([a-z, ]+) \|",
+        readme,
+        re.M,
+    )
+    table = {
+        name: (playbook, policy, tuple(g.strip() for g in groups.split(",")))
+        for name, playbook, policy, groups in rows
+    }
+    expected = {
+        name: (entry.playbook, entry.policy, entry.groups)
+        for name, entry in registry.rollback_types(REPO_ROOT).items()
+    }
+    assert table == expected
+
+
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        (lambda d: d.update(version=2), "version: must be 1"),
+        (lambda d: d["rollbacks"]["app"].update(colour="red"), "app: unknown keys colour"),
+        (lambda d: d["rollbacks"]["app"].update(playbook="../x.yml"), "app.playbook"),
+        (lambda d: d["rollbacks"]["app"].update(groups=["web"]), "app.groups"),
+        (lambda d: d["rollbacks"]["db"].update(playbook="app.yml"), "registered twice"),
+        (
+            lambda d: d["rollbacks"]["db"]["options"].append(
+                {"flag": "--x", "help": "h", "input": "rollback_to"}
+            ),
+            "db.options.input",
+        ),
+        (lambda d: d["rollbacks"].update({"Bad Name": {}}), "lower-case"),
+        (lambda d: d["rollbacks"]["app"].pop("confirm"), "app.confirm"),
+    ],
+)
+def test_a_malformed_registry_is_refused_naming_the_entry(
+    tmp_path: Path, edit, problem: str
+) -> None:
+    root = copy_registry(tmp_path, edit)
+    with pytest.raises(UsageError) as caught:
+        registry.rollback_types(root)
+    assert problem in str(caught.value)
+
+
+def test_an_unknown_type_names_the_registered_ones() -> None:
+    with pytest.raises(UsageError) as caught:
+        registry.get("infra", REPO_ROOT)
+    assert "unknown rollback type 'infra'" in caught.value.one_line()
+    assert "app, data-corruption, db, read-only" in caught.value.one_line()
