@@ -8,7 +8,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 
 ansible_bundle_version=12.3.0   # the PyPI "ansible" release that carries the pinned collections
-collections=(community/postgresql community/docker community/library_inventory_filtering_v1)
+# awx/awx: awx/apply.yml applies the job templates to a controller with its modules.
+collections=(community/postgresql community/docker community/library_inventory_filtering_v1 awx/awx)
 apt_packages=(nginx-light postgresql postgresql-client openssh-client python3-venv)
 python=${PYTHON:-python3}
 
@@ -47,8 +48,11 @@ install_venv() {
 }
 
 install_collections() {
-  local dest=collections/ansible_collections stamp
-  stamp="$dest/.bundle-$ansible_bundle_version"
+  local dest=collections/ansible_collections stamp list_hash
+  # The stamp names the release and the collection list, so a checkout re-extracts when either
+  # changes, not only on a new release.
+  list_hash=$(printf '%s\n' "${collections[@]}" | sha256sum | cut -c1-12)
+  stamp="$dest/.bundle-$ansible_bundle_version-$list_hash"
   [ -f "$stamp" ] && return
   log "installing collections from ansible==$ansible_bundle_version (no Galaxy)"
   local tmp
@@ -67,6 +71,7 @@ PY
     rm -rf "${dest:?}/$c"
     mv "$tmp/ansible_collections/$c" "$dest/$c"
   done
+  rm -f "$dest"/.bundle-*
   touch "$stamp"
 }
 
