@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.grant import process_start
 
-from rollbackctl.grant import process_start
 from rollbackctl.runner import (
     SPEC_FILE,
     STATUS_FILE,
@@ -130,12 +130,19 @@ def test_signal_while_following_detaches_with_the_shell_exit_code(run_dir: Path)
         os.kill(me, signal.SIGINT)
 
     write_event(run_dir, 1, "runner_on_ok", host="app1", task="Drain")
-    with pytest.raises(RunDetached) as caught:
-        follow_run(run_dir, on_step=interrupt, poll=0.01)
+    # A shell starts background jobs with SIGINT ignored: set a known handler, so the check
+    # that following puts back the one it found holds however the tests were started.
+    outer = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(RunDetached) as caught:
+            follow_run(run_dir, on_step=interrupt, poll=0.01)
+        restored = signal.getsignal(signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGINT, outer)
 
     assert caught.value.exit_code == 130
     assert f"rollbackctl attach {run_dir.name}" in caught.value.one_line()
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert restored is signal.default_int_handler
 
 
 def test_extravars_read_back_as_plain_data(run_dir: Path) -> None:
