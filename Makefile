@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup demo test lint unit integration drills bench bench-db clean sandbox-down
+.PHONY: setup demo test lint unit integration drills ee bench bench-db clean sandbox-down
 
 setup:
 	@scripts/setup.sh
@@ -36,6 +36,12 @@ drills: setup
 	scripts/build-images.sh
 	$(BIN)/pytest -q -m images tests/integration/test_drill_images.py
 	$(BIN)/pytest -q -m drills --durations=10 tests/integration/test_drills.py
+
+## ee: the AWX execution environment's build context (ee/context/): the collection tarball and
+## ansible-builder's Containerfile; build and push the image with podman or docker from there
+ee: setup
+	$(BIN)/ansible-galaxy collection build --force --output-path ee .
+	$(BIN)/ansible-builder create -f execution-environment.yml -c ee/context
 
 bench: setup
 	$(BIN)/python benchmarks/app_rollback.py

@@ -22,10 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-from rollbackctl import registry
-from rollbackctl.paths import project_dir
-from rollbackctl.runbooks import COMMON_INPUTS
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils import registry
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.paths import project_dir
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.runbooks import COMMON_INPUTS
 
 PREFLIGHT = "preflight.yml"
 # The shared preflight's roles read every playbook's common inputs; a playbook's own roles

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from rollbackctl.environments import get_environment
-from rollbackctl.errors import (
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import (
     RollbackError,
     RunFailedError,
     UsageError,
     VerificationError,
 )
+
+from rollbackctl.environments import get_environment
 from rollbackctl.rollback import error_class, failure_message
 from rollbackctl.runner import RunOutcome, Step, run_playbook
 

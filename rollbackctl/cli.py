@@ -10,10 +10,14 @@ from functools import wraps
 from typing import Any, TypeVar
 
 import click
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import (
+    EXIT_CODES,
+    AbortedError,
+    RollbackError,
+)
 
 from rollbackctl import __version__, sandbox
 from rollbackctl.environments import list_environments
-from rollbackctl.errors import EXIT_CODES, AbortedError, RollbackError
 from rollbackctl.releases import list_releases
 from rollbackctl.report import render_text
 from rollbackctl.runner import Step

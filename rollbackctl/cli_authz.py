@@ -6,15 +6,22 @@ from datetime import timedelta
 from typing import Any
 
 import click
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils import guard
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.approvals import (
+    ApprovalPayload,
+    create_approval,
+    read_approval,
+)
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.audit import AuditLog
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.policy import (
+    Request,
+    rollback_types,
+)
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.requests import sign_request
 
-from rollbackctl import guard
-from rollbackctl.approvals import ApprovalPayload, create_approval, read_approval
-from rollbackctl.audit import AuditLog
 from rollbackctl.cli import emit, guard_options, output_option, remember_output
 from rollbackctl.environments import get_environment
-from rollbackctl.policy import Request, rollback_types
 from rollbackctl.report import operator
-from rollbackctl.requests import sign_request
 from rollbackctl.runner import new_run_id
 
 signing_key_option = click.option(

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils import registry
 
-from rollbackctl import registry
 from rollbackctl.cli import (
     EXIT_CODE_HELP,
     _progress,

@@ -7,14 +7,18 @@ from pathlib import Path
 from typing import Any
 
 import click
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils import envlock, registry
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import (
+    RollbackError,
+    RunFailedError,
+    UsageError,
+)
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.runbooks import check_id
 
-from rollbackctl import envlock, registry
 from rollbackctl.cli import EXIT_CODE_HELP, _progress, output_option, remember_output
 from rollbackctl.environments import get_environment
-from rollbackctl.errors import RollbackError, RunFailedError, UsageError
 from rollbackctl.report import build_result, render_text, write_bundle
 from rollbackctl.rollback import add_results, error_class, failure_message, requested
-from rollbackctl.runbooks import check_id
 from rollbackctl.runner import (
     SPEC_FILE,
     RunOutcome,

@@ -18,8 +18,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rollbackctl.errors import LockedError, RunFailedError, UsageError
-from rollbackctl.paths import project_dir, state_dir
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import (
+    LockedError,
+    RunFailedError,
+    UsageError,
+)
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.paths import (
+    project_dir,
+    state_dir,
+)
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-from rollbackctl.errors import UsageError
-from rollbackctl.paths import inventories_dir
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import UsageError
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.paths import inventories_dir
 
 REQUIRED_GROUPS = ("app", "db", "lb")
 

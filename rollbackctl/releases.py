@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import RollbackError
+
 from rollbackctl.environments import get_environment
-from rollbackctl.errors import RollbackError
 from rollbackctl.runner import RunOutcome, run_playbook
 
 

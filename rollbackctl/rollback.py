@@ -6,12 +6,17 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rollbackctl import errors, registry
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils import errors, registry
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import (
+    PreflightError,
+    RunFailedError,
+    UsageError,
+)
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.requests import sign_request
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.runbooks import check_id
+
 from rollbackctl.environments import get_environment
-from rollbackctl.errors import PreflightError, RunFailedError, UsageError
 from rollbackctl.report import build_result, operator, write_bundle
-from rollbackctl.requests import sign_request
-from rollbackctl.runbooks import check_id
 from rollbackctl.runner import RunOutcome, Step, new_run_id, run_playbook, runs_dir
 
 # Roles that only look and decide: a failure there means nothing on any host changed.

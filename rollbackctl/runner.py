@@ -20,11 +20,14 @@ from typing import Any
 
 import ansible_runner
 import yaml
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import RollbackError
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.grant import process_start
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.paths import (
+    project_dir,
+    state_dir,
+)
 
 from rollbackctl.environments import Environment
-from rollbackctl.errors import RollbackError
-from rollbackctl.grant import process_start
-from rollbackctl.paths import project_dir, state_dir
 
 # Outcome words per runner event, as a user reads them in the progress and the result.
 EVENT_STATUS = {

@@ -20,12 +20,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import (
+    RollbackError,
+    UsageError,
+)
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.paths import (
+    project_dir,
+    state_dir,
+)
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.trust import is_guarded
+
 from rollbackctl.environments import get_environment
-from rollbackctl.errors import RollbackError, UsageError
-from rollbackctl.paths import project_dir, state_dir
 from rollbackctl.rollback import failure_message
 from rollbackctl.runner import RunOutcome, run_playbook
-from rollbackctl.trust import is_guarded
 
 ENVIRONMENT = "sandbox"
 LOCAL_ENVIRONMENTS = ("sandbox", "sandbox-guarded")

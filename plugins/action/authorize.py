@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from ansible import context
 from ansible.plugins.action import ActionBase
 from ansible.utils.vars import load_extra_vars
-from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.core import MISSING, core
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils import grant, guard
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import RollbackError
 
 
 def _new_run_id():
@@ -27,13 +28,6 @@ class ActionModule(ActionBase):
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
         result["changed"] = False
-        try:
-            library = core()
-            from rollbackctl.errors import RollbackError
-        except ImportError as exc:
-            result.update(failed=True, failure_kind="UsageError", msg=MISSING.format(exc))
-            return result
-        grant, guard = library.grant, library.guard
         # The worker running this task is a child of the ansible-playbook process; the grant
         # and the lock belong to that process.
         pid = os.getppid()

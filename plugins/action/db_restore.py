@@ -7,7 +7,7 @@ only inside an authorized run, and only for the backup that run was authorized f
 
 import os
 
-from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.core import core
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils import grant as run_grant
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.guarded import (
     GuardedModuleAction,
 )
@@ -28,7 +28,7 @@ class ActionModule(GuardedModuleAction):
             return None
         backup = self._task.args.get("backup_id") or ""
         if not grant.target:
-            core().grant.bind_plan(os.getppid(), task_vars.get("inventory_hostname"), "", backup)
+            run_grant.bind_plan(os.getppid(), task_vars.get("inventory_hostname"), "", backup)
             return None
         if backup != grant.target:
             return (

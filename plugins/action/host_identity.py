@@ -3,7 +3,7 @@
 import os
 
 from ansible.plugins.action import ActionBase
-from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.core import core
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils import grant as run_grant
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.guarded import (
     IDENTITY_MODULE,
     identity_file,
@@ -25,5 +25,5 @@ class ActionModule(ActionBase):
             )
         )
         if not result.get("failed"):
-            core().grant.record_identity(os.getppid(), host, result.get("environment"))
+            run_grant.record_identity(os.getppid(), host, result.get("environment"))
         return result

@@ -7,7 +7,7 @@ rescue path); a run never registers releases.
 
 import os
 
-from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.core import core
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils import grant as run_grant
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.guarded import (
     GuardedModuleAction,
 )
@@ -25,9 +25,7 @@ class ActionModule(GuardedModuleAction):
         result = self._run_allowed(tmp, task_vars or {})
         if action == "plan" and not result.get("failed"):
             host = (task_vars or {}).get("inventory_hostname")
-            core().grant.bind_plan(
-                os.getppid(), host, result.get("current") or "", result["target"]
-            )
+            run_grant.bind_plan(os.getppid(), host, result.get("current") or "", result["target"])
         return result
 
     def grant_problem(self, grant, task_vars):

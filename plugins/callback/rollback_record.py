@@ -8,7 +8,7 @@ import os
 
 from ansible import context
 from ansible.plugins.callback import CallbackBase
-from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.core import core
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils import guard
 
 DOCUMENTATION = r"""
 name: rollback_record
@@ -40,14 +40,9 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_start(self, playbook):
         # A runbook started mid-way or with tags skips its own preflight: record the attempt
         # and stop before the first play, since no step of it would run under a grant.
-        guard = _guard()
-        if guard:
-            self._stop_if_refused(guard.skipping_refusal(cli=dict(context.CLIARGS), **_this_run()))
+        self._stop_if_refused(guard.skipping_refusal(cli=dict(context.CLIARGS), **_this_run()))
 
     def v2_playbook_on_stats(self, stats):
-        guard = _guard()
-        if guard is None:
-            return
         # A runbook whose --limit left out its authorize step ends here without a record.
         refusal = guard.unauthorized_end(**_this_run())
         failed = any(stats.failures.values()) or any(stats.dark.values())
@@ -73,14 +68,6 @@ class CallbackModule(CallbackBase):
     def _say_refused(self, reason):
         if reason:
             self._display.error(f"rollbackctl: refused: {reason}", wrap_text=False)
-
-
-def _guard():
-    """The library's guard, or None when it is not installed (nothing to record then)."""
-    try:
-        return core().guard
-    except ImportError:
-        return None
 
 
 def _this_run():

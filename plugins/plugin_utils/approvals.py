@@ -17,9 +17,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-from rollbackctl.errors import NotAuthorizedError, PreflightError, UsageError
-from rollbackctl.paths import inventories_dir
-from rollbackctl.policy import (
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import (
+    NotAuthorizedError,
+    PreflightError,
+    UsageError,
+)
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.paths import inventories_dir
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.policy import (
     PRINCIPAL_RE,
     Decision,
     Policy,
@@ -29,7 +33,9 @@ from rollbackctl.policy import (
     load_policy,
     rollback_types,
 )
-from rollbackctl.trust import environment_state_dir
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.trust import (
+    environment_state_dir,
+)
 
 NAMESPACE = "rollbackctl-approval"
 FILE_FORMAT = "rollbackctl-approval/1"

@@ -13,10 +13,15 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from rollbackctl.errors import UsageError, VerificationError
-from rollbackctl.paths import state_dir
-from rollbackctl.policy import Decision
-from rollbackctl.trust import environment_state_dir
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import (
+    UsageError,
+    VerificationError,
+)
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.paths import state_dir
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.policy import Decision
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.trust import (
+    environment_state_dir,
+)
 
 GENESIS_HASH = "0" * 64
 RESERVED = ("seq", "ts", "prev_hash", "hash")

@@ -10,9 +10,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rollbackctl.errors import LockedError
-from rollbackctl.grant import process_start
-from rollbackctl.trust import environment_state_dir
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import LockedError
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.grant import process_start
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.trust import (
+    environment_state_dir,
+)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rollbackctl.paths import controller_dir
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.paths import controller_dir
 
 # Per-process files: the grant, the identities the preflight read, the decision marker.
 KINDS = ("grants", "identities", "decided")

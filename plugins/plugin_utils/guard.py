@@ -11,20 +11,43 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from rollbackctl import envlock, grant, registry
-from rollbackctl.approvals import (
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils import envlock, grant, registry
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.approvals import (
     NonceStore,
     allowed_signers_path,
     authorize,
     read_approval,
     verify_approvals,
 )
-from rollbackctl.audit import AuditLog, attempt_entry
-from rollbackctl.errors import LockedError, NotAuthorizedError, PreflightError, RollbackError
-from rollbackctl.policy import Request, evaluate_sign_off, load_environment_policy
-from rollbackctl.requests import sign_request, verify_request
-from rollbackctl.runbooks import NAME_RE, check_id, input_problems, playbook_type
-from rollbackctl.trust import is_guarded, list_environments_with_policy
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.audit import (
+    AuditLog,
+    attempt_entry,
+)
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import (
+    LockedError,
+    NotAuthorizedError,
+    PreflightError,
+    RollbackError,
+)
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.policy import (
+    Request,
+    evaluate_sign_off,
+    load_environment_policy,
+)
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.requests import (
+    sign_request,
+    verify_request,
+)
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.runbooks import (
+    NAME_RE,
+    check_id,
+    input_problems,
+    playbook_type,
+)
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.trust import (
+    is_guarded,
+    list_environments_with_policy,
+)
 
 
 def approved_target(approvals: Sequence[str | Path]) -> str:

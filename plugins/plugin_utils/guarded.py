@@ -12,7 +12,7 @@ import os
 from ansible import context
 from ansible.plugins.action import ActionBase
 from ansible.utils.vars import load_extra_vars
-from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.core import MISSING, core
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils import guard
 
 IDENTITY_MODULE = "rollbackctl.runbooks.host_identity"
 DEFAULT_IDENTITY_FILE = "/etc/rollbackctl/environment"
@@ -62,10 +62,6 @@ class GuardedActionMixin:
         return None
 
     def _guard_refusal(self, task_vars):
-        try:
-            guard = core().guard
-        except ImportError as exc:
-            return MISSING.format(exc)
         host = changed_host(self._task, task_vars)
         return guard.step_refusal(
             pid=os.getppid(),

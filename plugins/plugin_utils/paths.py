@@ -1,30 +1,19 @@
-"""Where rollbackctl finds its playbooks and inventories and keeps its local state."""
+"""Where the collection's playbooks, registry and inventories are, and where local state goes."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-# The reviewed checkout is the trust root: it is found from this file, never from the caller's
-# environment, so nobody can point a run at their own policy or playbooks.
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-_collection_root: Path | None = None
-
-
-def use_collection_root(root: Path) -> None:
-    """Inside a playbook run, the checkout is the collection the running plugin came from.
-
-    An action plugin calls this with its own location: the plugin code, the playbooks and the
-    policies then come from one reviewed tree (an AWX project), wherever this library is
-    installed.
-    """
-    global _collection_root
-    _collection_root = root.resolve()
+# The reviewed tree is the trust root: the collection this file belongs to (the checkout, or
+# the collection installed in an execution environment). It is found from this file, never
+# from the caller's environment, so nobody can point a run at their own policy or playbooks.
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
 def project_dir() -> Path:
-    """The checkout holding playbooks/, roles/, inventories/ and ansible.cfg."""
-    return _collection_root or PROJECT_DIR
+    """The collection root holding playbooks/, roles/, meta/ and inventories/."""
+    return PROJECT_DIR
 
 
 def state_dir() -> Path:

@@ -10,13 +10,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
-
-from rollbackctl import registry
-from rollbackctl.errors import NotAuthorizedError, UsageError
-from rollbackctl.paths import inventories_dir
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils import registry
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import (
+    NotAuthorizedError,
+    UsageError,
+)
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.paths import inventories_dir
 
 if TYPE_CHECKING:
-    from rollbackctl.approvals import VerifiedApproval
+    from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.approvals import (
+        VerifiedApproval,
+    )
 
 ESCALATION_LEVELS: tuple[str, ...] = ("L1", "L2", "L3", "L4")
 POLICY_VERSION = 1

@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-
-from rollbackctl.errors import UsageError
-from rollbackctl.paths import project_dir
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import UsageError
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.paths import project_dir
 
 REGISTRY_FILE = Path("meta") / "rollbacks.yml"
 REGISTRY_VERSION = 1

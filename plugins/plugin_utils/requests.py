@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from rollbackctl.approvals import (
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.approvals import (
     ApprovalPayload,
     NonceStore,
     VerifiedApproval,
@@ -19,8 +19,8 @@ from rollbackctl.approvals import (
     read_approval,
     verify_approval,
 )
-from rollbackctl.errors import NotAuthorizedError
-from rollbackctl.policy import Request
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import NotAuthorizedError
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.policy import Request
 
 REQUEST_NAMESPACE = "rollbackctl-request"
 REQUEST_VALID_FOR = timedelta(minutes=15)

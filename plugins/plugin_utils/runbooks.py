@@ -11,9 +11,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from rollbackctl import registry
-from rollbackctl.errors import NotAuthorizedError, UsageError
-from rollbackctl.paths import project_dir
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils import registry
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import (
+    NotAuthorizedError,
+    UsageError,
+)
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.paths import project_dir
 
 # Everything a launcher may pass with -e / extravars / a survey. Anything else would override
 # a variable the runbook sets itself (extra vars win over set_fact), so it is refused.

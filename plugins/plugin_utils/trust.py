@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rollbackctl.errors import RollbackError
-from rollbackctl.paths import inventories_dir, project_dir, state_dir
-from rollbackctl.policy import load_environment_policy
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import RollbackError
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.paths import (
+    inventories_dir,
+    project_dir,
+    state_dir,
+)
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.policy import (
+    load_environment_policy,
+)
 
 
 def environment_state_dir(environment: str) -> Path:

@@ -18,10 +18,13 @@ from typing import Any
 
 import psycopg
 import pytest
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.approvals import (
+    ApprovalPayload,
+    create_approval,
+)
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.policy import Request
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.requests import sign_request
 
-from rollbackctl.approvals import ApprovalPayload, create_approval
-from rollbackctl.policy import Request
-from rollbackctl.requests import sign_request
 from tests.support.sandbox import REPO_ROOT, Sandbox
 
 pytestmark = pytest.mark.integration

@@ -18,12 +18,15 @@ from typing import Any
 import ansible_runner
 import pytest
 import yaml
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.approvals import (
+    ApprovalPayload,
+    create_approval,
+)
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.audit import AuditLog
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.policy import Request
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.runbooks import input_problems
 
 from rollbackctl import awx
-from rollbackctl.approvals import ApprovalPayload, create_approval
-from rollbackctl.audit import AuditLog
-from rollbackctl.policy import Request
-from rollbackctl.runbooks import input_problems
 from tests.support.checkout import copy_checkout
 from tests.support.keys import write_allowed_signers
 from tests.support.sandbox import APP_HOSTS, REPO_ROOT, Sandbox

@@ -15,8 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils import registry
 
-from rollbackctl import registry
 from tests.support.sandbox import REPO_ROOT, Sandbox
 
 pytestmark = pytest.mark.integration

@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from rollbackctl.approvals import (
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.approvals import (
     NAMESPACE,
     ApprovalPayload,
     NonceStore,
@@ -20,8 +19,11 @@ from rollbackctl.approvals import (
     create_approval,
     verify_approval,
 )
-from rollbackctl.errors import NotAuthorizedError, UsageError
-from rollbackctl.policy import Request
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import (
+    NotAuthorizedError,
+    UsageError,
+)
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.policy import Request
 
 NOW = datetime(2026, 11, 28, 14, 0, tzinfo=UTC)
 SIGNERS = ("carol", "erin", "oscar")

@@ -9,10 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from rollbackctl.audit import GENESIS_HASH, AuditLog, attempt_entry, entry_hash
-from rollbackctl.errors import UsageError, VerificationError
-from rollbackctl.policy import Decision, Request
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.audit import (
+    GENESIS_HASH,
+    AuditLog,
+    attempt_entry,
+    entry_hash,
+)
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import (
+    UsageError,
+    VerificationError,
+)
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.policy import Decision, Request
 
 NOW = datetime(2026, 11, 28, 14, 0, tzinfo=UTC)
 

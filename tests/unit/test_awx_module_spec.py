@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 import yaml
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils import registry
 
-from rollbackctl import registry
 from tests.support.awx_module_spec import module_validator
 from tests.support.awx_survey import survey_errors
 

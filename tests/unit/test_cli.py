@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import EXIT_CODES
 from click.testing import CliRunner
 
 from rollbackctl.cli import main
 from rollbackctl.environments import list_environments
-from rollbackctl.errors import EXIT_CODES
 
 
 @pytest.fixture

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils import paths
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import UsageError
 
-from rollbackctl import paths
 from rollbackctl.environments import get_environment, list_environments
-from rollbackctl.errors import UsageError
 
 GOOD = """all:
   children:

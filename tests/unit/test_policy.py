@@ -7,11 +7,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-
-from rollbackctl.approvals import ApprovalPayload, VerifiedApproval
-from rollbackctl.errors import NotAuthorizedError, UsageError
-from rollbackctl.paths import PROJECT_DIR
-from rollbackctl.policy import (
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.approvals import (
+    ApprovalPayload,
+    VerifiedApproval,
+)
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import (
+    NotAuthorizedError,
+    UsageError,
+)
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.paths import PROJECT_DIR
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.policy import (
     Policy,
     Request,
     evaluate,

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils import registry
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import UsageError
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.runbooks import RUN_INPUTS
 
-from rollbackctl import awx, cli, registry
-from rollbackctl.errors import UsageError
-from rollbackctl.runbooks import RUN_INPUTS
+from rollbackctl import awx, cli
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,9 +7,12 @@ from pathlib import Path
 import pytest
 from ansible.parsing.dataloader import DataLoader
 from ansible.template import Templar
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import UsageError
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.runbooks import (
+    check_id,
+    input_problems,
+)
 
-from rollbackctl.errors import UsageError
-from rollbackctl.runbooks import check_id, input_problems
 from rollbackctl.runner import write_extravars
 
 

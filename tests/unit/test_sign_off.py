@@ -8,14 +8,23 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils import paths
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.approvals import (
+    ApprovalPayload,
+    authorize,
+    create_approval,
+)
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.audit import (
+    AuditLog,
+    attempt_entry,
+)
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.policy import Request
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.trust import (
+    environment_state_dir,
+)
 from click.testing import CliRunner
 
-from rollbackctl import paths
-from rollbackctl.approvals import ApprovalPayload, authorize, create_approval
-from rollbackctl.audit import AuditLog, attempt_entry
 from rollbackctl.cli import main
-from rollbackctl.policy import Request
-from rollbackctl.trust import environment_state_dir
 from tests.support.keys import make_key, write_allowed_signers
 
 ENV = "sandbox-guarded"  # the production policy: on-call may stop traffic alone
