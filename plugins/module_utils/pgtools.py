@@ -1,3 +1,5 @@
+# Copyright: rollbackctl maintainers
+# SPDX-License-Identifier: Apache-2.0
 """PostgreSQL connections and client binaries for the database modules, passwords kept off argv."""
 
 import os

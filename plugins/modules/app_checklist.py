@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: rollbackctl maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Run the application verification checklist against the URL users reach."""
 
 DOCUMENTATION = r"""
@@ -41,7 +43,7 @@ options:
     description: How long health may take to report the expected release.
     type: float
     default: 20
-author: rollbackctl maintainers
+author: rollbackctl maintainers (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -1,3 +1,5 @@
+# Copyright: rollbackctl maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The rollbackctl library as the collection's plugins use it: pointed at this collection.
 
 The playbooks, policies and trust roots a plugin checks against are those of the reviewed

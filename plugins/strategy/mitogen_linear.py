@@ -1,12 +1,11 @@
+# Copyright: rollbackctl maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Ansible's linear strategy run over Mitogen: one warm interpreter per host for a whole run.
 
 Each task then costs a message to an interpreter that already holds the module code, not a
 new Python process that unpacks and imports it again; on the rollback of a few hosts that
 start-up is most of the controller's time.
 """
-
-import ansible_mitogen.loaders
-import ansible_mitogen.strategy
 
 DOCUMENTATION = r"""
 name: mitogen_linear
@@ -17,6 +16,9 @@ description:
 requirements:
   - mitogen (the Python package) in the Python that runs ansible
 """
+
+import ansible_mitogen.loaders
+import ansible_mitogen.strategy
 
 Base = ansible_mitogen.loaders.strategy_loader.get("linear", class_only=True)
 
