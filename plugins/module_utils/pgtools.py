@@ -7,7 +7,7 @@ import subprocess
 
 try:
     import psycopg
-    from psycopg import sql
+    from psycopg import sql  # pylint: disable=unused-import  # the modules use pgtools.sql
 
     HAS_PSYCOPG = True
     DB_ERRORS = (psycopg.Error,)

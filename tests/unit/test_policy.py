@@ -318,7 +318,7 @@ MALFORMED = {
         "defaults.approvers: required",
     ),
     "no-rule-and-no-defaults": (
-        POLICY.split("defaults:")[0] + "rules:\n  app:\n    approvers: 0\n",
+        POLICY.split("defaults:", maxsplit=1)[0] + "rules:\n  app:\n    approvers: 0\n",
         "rules: no rule for db, config",
     ),
     "bad-escalation-level": (
