@@ -70,7 +70,23 @@ PY
   touch "$stamp"
 }
 
+# Ansible finds a collection only at ansible_collections/<namespace>/<name>/ under its
+# collections_path (ansible.cfg: collections/). This link makes the checkout itself
+# rollbackctl.runbooks there, for the CLI, ansible-playbook, ansible-lint and molecule. It is
+# relative, so a copy of the checkout that keeps links is its own collection too.
+link_own_collection() {
+  local link=collections/ansible_collections/rollbackctl/runbooks target=../../..
+  [ "$(readlink "$link" 2>/dev/null)" = "$target" ] && return
+  if [ -e "$link" ] && [ ! -L "$link" ]; then
+    log "$link is a folder, not the link to the checkout: remove it and run setup again"
+    exit 1
+  fi
+  mkdir -p "$(dirname "$link")"
+  ln -sfn "$target" "$link"
+}
+
 install_system_packages
 install_venv
 install_collections
+link_own_collection
 log "ready: $(.venv/bin/rollbackctl --version)"
