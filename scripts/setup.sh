@@ -9,7 +9,7 @@ cd "$root"
 
 ansible_bundle_version=12.3.0   # the PyPI "ansible" release that carries the pinned collections
 collections=(community/postgresql community/docker community/library_inventory_filtering_v1)
-apt_packages=(nginx-light postgresql postgresql-client openssh-client python3-venv)
+apt_packages=(nginx-light postgresql postgresql-client openssh-client python3-venv shellcheck)
 python=${PYTHON:-python3}
 
 log() { printf 'setup: %s\n' "$*" >&2; }
@@ -20,6 +20,8 @@ install_system_packages() {
   [ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql)
   command -v pg_dump >/dev/null 2>&1 || missing+=(postgresql-client)
   command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
+  # ansible-test's shellcheck sanity test passes without checking anything when it is missing.
+  command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
   # Debian's own python3 ships venv without ensurepip until python3-venv is installed.
   "$python" -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
   [ ${#missing[@]} -eq 0 ] && return
