@@ -17,11 +17,26 @@ requirements:
   - mitogen (the Python package) in the Python that runs ansible
 """
 
-import ansible_mitogen.loaders
-import ansible_mitogen.strategy
+try:
+    import ansible_mitogen.loaders
+    import ansible_mitogen.strategy
+except ImportError as exc:
+    # Without mitogen, a run using this strategy stops on the same ImportError, raised when the
+    # strategy starts instead of when the file loads, so that tools that only read plugins
+    # (ansible-doc, ansible-test's import check) can load it.
+    MITOGEN_IMPORT_ERROR = exc
+else:
+    MITOGEN_IMPORT_ERROR = None
 
-Base = ansible_mitogen.loaders.strategy_loader.get("linear", class_only=True)
+if MITOGEN_IMPORT_ERROR is None:
+    Base = ansible_mitogen.loaders.strategy_loader.get("linear", class_only=True)
 
+    class StrategyModule(ansible_mitogen.strategy.StrategyMixin, Base):
+        pass
 
-class StrategyModule(ansible_mitogen.strategy.StrategyMixin, Base):
-    pass
+else:
+    from ansible.plugins.strategy import StrategyBase
+
+    class StrategyModule(StrategyBase):
+        def __init__(self, *args, **kwargs):
+            raise MITOGEN_IMPORT_ERROR
