@@ -8,25 +8,29 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 python=.venv/bin/python
+version=$("$python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 
 log() { printf 'sanity: %s\n' "$*" >&2; }
 
 # ansible-test keeps its per-test virtual environments and its pip bootstrap under ~/.ansible.
 # A home of its own, in the user's cache rather than the checkout, keeps them between runs and
 # fresh clones (the first run builds them: a few minutes) and leaves the user's ~/.ansible alone.
-export HOME="${XDG_CACHE_HOME:-$HOME/.cache}/rollbackctl/ansible-test"
+test_home="${XDG_CACHE_HOME:-$HOME/.cache}/rollbackctl/ansible-test"
 
-# Each sanity environment starts without pip; ansible-test fills it with a get-pip script it
-# downloads from outside the package index unless its cache holds one. Put ours there.
-pip_version=$("$python" - <<'PY'
+# Each sanity environment starts without pip; ansible-test fills it with a get-pip script that
+# it downloads from outside the package index unless its cache holds one: put ours there, under
+# the name of the pip version this ansible-test pins.
+pip_version=$("$python" - "$version" <<'PY'
 import sys
+
 from ansible_test._internal.host_configs import NativePythonConfig
 from ansible_test._internal.python_requirements import get_venv_packages
 
-print(get_venv_packages(NativePythonConfig(version="3.11", path=sys.executable))["pip"])
+python = NativePythonConfig(version=sys.argv[1], path=sys.executable)
+print(get_venv_packages(python)["pip"])
 PY
 )
-cache="$HOME/.ansible/test/cache"
+cache="$test_home/.ansible/test/cache"
 mkdir -p "$cache"
 cp scripts/sanity/get_pip.py "$cache/get_pip_${pip_version//./_}.py"
 
@@ -39,6 +43,6 @@ git ls-files -z --cached --others --exclude-standard |
   tar --null --files-from=- --ignore-failed-read --warning=no-failed-read -cf - |
   tar -xf - -C "$collection"
 
-log "ansible-test sanity in a copy of the collection"
+log "ansible-test sanity on Python $version in a copy of the collection"
 cd "$collection"
-"$root/.venv/bin/ansible-test" sanity --python 3.11 --color no "$@"
+HOME="$test_home" "$root/.venv/bin/ansible-test" sanity --python "$version" --color no "$@"

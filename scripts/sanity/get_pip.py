@@ -26,7 +26,8 @@ def main(argv: list[str]) -> int:
     ]
     # ensurepip of this Python also brings setuptools; the environment must hold only pip.
     if unwanted:
-        steps.append([*pip, "uninstall", "--yes", "--disable-pip-version-check", *unwanted])
+        # -qq: a package that ensurepip did not bring is no news.
+        steps.append([*pip, "uninstall", "-qq", "--yes", "--disable-pip-version-check", *unwanted])
     for step in steps:
         done = subprocess.run(step, check=False, stdout=subprocess.DEVNULL)
         if done.returncode:
