@@ -20,6 +20,7 @@ lint: setup
 	$(BIN)/ruff check rollbackctl plugins tests benchmarks sample_app
 	$(BIN)/ruff format --check rollbackctl plugins tests benchmarks sample_app
 	$(BIN)/ansible-lint --offline -q
+	scripts/sanity.sh
 
 unit: setup
 	$(BIN)/pytest -q tests/unit

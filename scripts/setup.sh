@@ -10,7 +10,7 @@ cd "$root"
 ansible_bundle_version=12.3.0   # the PyPI "ansible" release that carries the pinned collections
 # awx/awx: awx/apply.yml applies the job templates to a controller with its modules.
 collections=(community/postgresql community/docker community/library_inventory_filtering_v1 awx/awx)
-apt_packages=(nginx-light postgresql postgresql-client openssh-client python3-venv)
+apt_packages=(nginx-light postgresql postgresql-client openssh-client python3-venv shellcheck)
 python=${PYTHON:-python3}
 
 log() { printf 'setup: %s\n' "$*" >&2; }
@@ -21,6 +21,8 @@ install_system_packages() {
   [ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql)
   command -v pg_dump >/dev/null 2>&1 || missing+=(postgresql-client)
   command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
+  # ansible-test's shellcheck sanity test passes without checking anything when it is missing.
+  command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
   # Debian's own python3 ships venv without ensurepip until python3-venv is installed.
   "$python" -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
   [ ${#missing[@]} -eq 0 ] && return
@@ -75,7 +77,23 @@ PY
   touch "$stamp"
 }
 
+# Ansible finds a collection only at ansible_collections/<namespace>/<name>/ under its
+# collections_path (ansible.cfg: collections/). This link makes the checkout itself
+# rollbackctl.runbooks there, for the CLI, ansible-playbook, ansible-lint and molecule. It is
+# relative, so a copy of the checkout that keeps links is its own collection too.
+link_own_collection() {
+  local link=collections/ansible_collections/rollbackctl/runbooks target=../../..
+  [ "$(readlink "$link" 2>/dev/null)" = "$target" ] && return
+  if [ -e "$link" ] && [ ! -L "$link" ]; then
+    log "$link is a folder, not the link to the checkout: remove it and run setup again"
+    exit 1
+  fi
+  mkdir -p "$(dirname "$link")"
+  ln -sfn "$target" "$link"
+}
+
 install_system_packages
 install_venv
 install_collections
+link_own_collection
 log "ready: $(.venv/bin/rollbackctl --version)"

@@ -1,3 +1,5 @@
+# Copyright: rollbackctl maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Authorize a runbook run inside the playbook, from what the launcher cannot fake.
 
 The environment comes from the identities the hosts carry (read by the preflight of this same

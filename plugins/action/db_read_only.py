@@ -1,3 +1,5 @@
+# Copyright: rollbackctl maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Run db_read_only only inside a run that may change this host (see plugin_utils/guarded.py)."""
 
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.guarded import (

@@ -1,3 +1,5 @@
+# Copyright: rollbackctl maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Guard the restore phases and bind them to the run's authorized backup.
 
 Restoring into and dropping scratch copies (backup verification) never touches the live

@@ -1,3 +1,5 @@
+# Copyright: rollbackctl maintainers
+# SPDX-License-Identifier: Apache-2.0
 """community.postgresql.postgresql_db, run only where the guard allows a change."""
 
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.guarded import (

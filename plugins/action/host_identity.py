@@ -1,3 +1,5 @@
+# Copyright: rollbackctl maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Read a host's environment identity and record it for this run's authorize step."""
 
 import os

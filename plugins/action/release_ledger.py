@@ -1,3 +1,5 @@
+# Copyright: rollbackctl maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Guard the ledger's writes and bind a run's switches to its authorized target.
 
 Reading and planning change nothing and run anywhere. Inside an authorized run, a host may

@@ -1,14 +1,10 @@
+# Copyright: rollbackctl maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Close every rollback run the way it ended: audit entry written, environment lock released.
 
 Runs in the ansible-playbook process at the end of the playbook, failed or not, so plain
 ansible-playbook and AWX runs release their lock exactly like CLI runs.
 """
-
-import os
-
-from ansible import context
-from ansible.plugins.callback import CallbackBase
-from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils import guard
 
 DOCUMENTATION = r"""
 name: rollback_record
@@ -22,10 +18,13 @@ description:
     environment lock this ansible-playbook process took in the authorize step, and removes
     the process's grant. A runbook whose authorize step never ran (a C(--limit) without the
     controller) is recorded as refused, and exits with code 5 when no task failed.
-requirements:
-  - the rollbackctl library in the Python that runs ansible
 """
 
+import os
+
+from ansible import context
+from ansible.plugins.callback import CallbackBase
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils import guard
 
 # ansible-playbook's own code for "bad or incomplete options": the run was started wrongly.
 REFUSED_EXIT_CODE = 5

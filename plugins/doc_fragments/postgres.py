@@ -1,3 +1,5 @@
+# Copyright: rollbackctl maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Connection options shared by the database modules (their argument spec is pgtools')."""
 
 

@@ -1,3 +1,5 @@
+# Copyright: rollbackctl maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Backups on the database host: ids, SHA-256 manifests, metadata, retention, restore journal."""
 
 from __future__ import annotations

@@ -1,3 +1,5 @@
+# Copyright: rollbackctl maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The release ledger kept on every app host: which release is current, stable, bad or incomplete.
 
 The ledger, never directory modification times, decides what a rollback goes back to: an

@@ -1,3 +1,5 @@
+# Copyright: rollbackctl maintainers
+# SPDX-License-Identifier: Apache-2.0
 """PostgreSQL connections and client binaries for the database modules, passwords kept off argv."""
 
 import os
@@ -5,7 +7,7 @@ import subprocess
 
 try:
     import psycopg
-    from psycopg import sql
+    from psycopg import sql  # pylint: disable=unused-import  # the modules use pgtools.sql
 
     HAS_PSYCOPG = True
     DB_ERRORS = (psycopg.Error,)

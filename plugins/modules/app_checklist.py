@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: rollbackctl maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Run the application verification checklist against the URL users reach."""
 
 DOCUMENTATION = r"""
@@ -41,7 +43,7 @@ options:
     description: How long health may take to report the expected release.
     type: float
     default: 20
-author: rollbackctl maintainers
+author: rollbackctl maintainers (!UNKNOWN)
 """
 
 EXAMPLES = r"""
@@ -68,7 +70,7 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.six.moves.urllib.error import HTTPError, URLError
-from ansible.module_utils.six.moves.urllib.request import Request, urlopen
+from ansible.module_utils.urls import open_url
 
 
 class CheckFailed(Exception):
@@ -77,12 +79,21 @@ class CheckFailed(Exception):
 
 def _call(base_url, method, path, body=None, token=None):
     data = None if body is None else json.dumps(body).encode()
-    request = Request(base_url.rstrip("/") + path, data=data, method=method)
-    request.add_header("Content-Type", "application/json")
+    headers = {"Content-Type": "application/json"}
     if token:
-        request.add_header("Authorization", "Bearer " + token)
+        headers["Authorization"] = "Bearer " + token
     try:
-        with urlopen(request, timeout=10) as response:
+        # open_url kept to plain urllib behaviour: credentials from ~/.netrc would replace the
+        # bearer token, and the body is read as the server sent it. It raises urllib's errors.
+        with open_url(
+            base_url.rstrip("/") + path,
+            data=data,
+            headers=headers,
+            method=method,
+            timeout=10,
+            use_netrc=False,
+            decompress=False,
+        ) as response:
             return response.status, json.loads(response.read() or b"{}")
     except HTTPError as exc:
         try:

@@ -1,11 +1,13 @@
 #!/usr/bin/python
+# Copyright: rollbackctl maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Documentation of the authorize action plugin (plugins/action/authorize.py)."""
 
 DOCUMENTATION = r"""
 module: authorize
 short_description: Authorize a runbook run by policy and signed approvals, lock the environment
 description:
-  - Runs on the controller and takes no options: nothing a variable could redirect.
+  - Runs on the controller and takes no options, so nothing a variable could redirect.
   - The environment is the identity every host of the run carries (read by the preflight
     play of the same ansible-playbook process); hosts of several environments, or a host
     without one, are refused.
@@ -29,7 +31,7 @@ description:
     C(rollback_allow_schema_mismatch), C(rollbackctl_run_id), C(read_only_state), and AWX's
     own C(awx_*) and C(tower_*) variables.
 options: {}
-author: rollbackctl maintainers
+author: rollbackctl maintainers (!UNKNOWN)
 """
 
 EXAMPLES = r"""

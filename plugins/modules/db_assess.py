@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: rollbackctl maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Count rows matching the corruption assessment queries of an environment."""
 
 DOCUMENTATION = r"""
@@ -25,7 +27,7 @@ options:
     default: 60000
 extends_documentation_fragment:
   - rollbackctl.runbooks.postgres
-author: rollbackctl maintainers
+author: rollbackctl maintainers (!UNKNOWN)
 """
 
 EXAMPLES = r"""

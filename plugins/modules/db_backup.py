@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: rollbackctl maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Take, list, check and annotate database backups on the database host."""
 
 DOCUMENTATION = r"""
@@ -71,7 +73,7 @@ options:
     default: this environment
 extends_documentation_fragment:
   - rollbackctl.runbooks.postgres
-author: rollbackctl maintainers
+author: rollbackctl maintainers (!UNKNOWN)
 """
 
 EXAMPLES = r"""

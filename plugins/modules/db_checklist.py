@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: rollbackctl maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Run the database verification checklist against one database."""
 
 DOCUMENTATION = r"""
@@ -35,7 +37,7 @@ options:
     default: UPDATE users SET updated_at = updated_at WHERE id = (SELECT min(id) FROM users)
 extends_documentation_fragment:
   - rollbackctl.runbooks.postgres
-author: rollbackctl maintainers
+author: rollbackctl maintainers (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: rollbackctl maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Switch a database's read-only mode and prove it with a write probe."""
 
 DOCUMENTATION = r"""
@@ -35,7 +37,7 @@ options:
     default: UPDATE schema_migrations SET version = version WHERE false
 extends_documentation_fragment:
   - rollbackctl.runbooks.postgres
-author: rollbackctl maintainers
+author: rollbackctl maintainers (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: rollbackctl maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Restore a backup into a staging database and swap it in under the original name."""
 
 DOCUMENTATION = r"""
@@ -52,7 +54,7 @@ options:
     default: 20
 extends_documentation_fragment:
   - rollbackctl.runbooks.postgres
-author: rollbackctl maintainers
+author: rollbackctl maintainers (!UNKNOWN)
 """
 
 EXAMPLES = r"""

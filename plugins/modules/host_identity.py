@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: rollbackctl maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Read the environment a host is enrolled in."""
 
 DOCUMENTATION = r"""
@@ -16,7 +18,7 @@ options:
     description: Identity file. Set by the action plugin; not an input of the task.
     type: path
     default: /etc/rollbackctl/environment
-author: rollbackctl maintainers
+author: rollbackctl maintainers (!UNKNOWN)
 """
 
 EXAMPLES = r"""

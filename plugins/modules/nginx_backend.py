@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: rollbackctl maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Set one app host's upstream entry in nginx, validated before the reload."""
 
 DOCUMENTATION = r"""
@@ -35,7 +37,7 @@ options:
     description: nginx config (-c), relative to the prefix or absolute.
     type: str
     default: conf/nginx.conf
-author: rollbackctl maintainers
+author: rollbackctl maintainers (!UNKNOWN)
 """
 
 EXAMPLES = r"""

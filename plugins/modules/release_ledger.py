@@ -1,4 +1,6 @@
 #!/usr/bin/python
+# Copyright: rollbackctl maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Read and update the release ledger on an app host."""
 
 DOCUMENTATION = r"""
@@ -50,7 +52,7 @@ options:
     description: Host name used in messages.
     type: str
     default: this host
-author: rollbackctl maintainers
+author: rollbackctl maintainers (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -1,3 +1,5 @@
+# Copyright: rollbackctl maintainers
+# SPDX-License-Identifier: Apache-2.0
 """The check every host-changing action of the collection passes before it runs.
 
 An action plugin runs in a worker forked from the ansible-playbook process, on the

@@ -1,12 +1,11 @@
+# Copyright: rollbackctl maintainers
+# SPDX-License-Identifier: Apache-2.0
 """Ansible's linear strategy run over Mitogen: one warm interpreter per host for a whole run.
 
 Each task then costs a message to an interpreter that already holds the module code, not a
 new Python process that unpacks and imports it again; on the rollback of a few hosts that
 start-up is most of the controller's time.
 """
-
-import ansible_mitogen.loaders
-import ansible_mitogen.strategy
 
 DOCUMENTATION = r"""
 name: mitogen_linear
@@ -18,8 +17,26 @@ requirements:
   - mitogen (the Python package) in the Python that runs ansible
 """
 
-Base = ansible_mitogen.loaders.strategy_loader.get("linear", class_only=True)
+try:
+    import ansible_mitogen.loaders
+    import ansible_mitogen.strategy
+except ImportError as exc:
+    # Without mitogen, a run using this strategy stops on the same ImportError, raised when the
+    # strategy starts instead of when the file loads, so that tools that only read plugins
+    # (ansible-doc, ansible-test's import check) can load it.
+    MITOGEN_IMPORT_ERROR = exc
+else:
+    MITOGEN_IMPORT_ERROR = None
 
+if MITOGEN_IMPORT_ERROR is None:
+    Base = ansible_mitogen.loaders.strategy_loader.get("linear", class_only=True)
 
-class StrategyModule(ansible_mitogen.strategy.StrategyMixin, Base):
-    pass
+    class StrategyModule(ansible_mitogen.strategy.StrategyMixin, Base):
+        pass
+
+else:
+    from ansible.plugins.strategy import StrategyBase
+
+    class StrategyModule(StrategyBase):
+        def __init__(self, *args, **kwargs):
+            raise MITOGEN_IMPORT_ERROR

@@ -55,6 +55,7 @@ def playbook(stack: Sandbox, name: str, *args: str, env: dict | None = None, inv
         capture_output=True,
         text=True,
         timeout=600,
+        check=False,
     )
 
 

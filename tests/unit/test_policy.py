@@ -323,7 +323,7 @@ MALFORMED = {
         "defaults.approvers: required",
     ),
     "no-rule-and-no-defaults": (
-        POLICY.split("defaults:")[0] + "rules:\n  app:\n    approvers: 0\n",
+        POLICY.split("defaults:", maxsplit=1)[0] + "rules:\n  app:\n    approvers: 0\n",
         "rules: no rule for db, data-corruption, emergency-stop",
     ),
     "bad-escalation-level": (

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Send requests through nginx until a stop file appears, then write what users would have seen."""
 
 from __future__ import annotations

@@ -1,0 +1,34 @@
+#!/usr/bin/python
+# Copyright: rollbackctl maintainers
+# SPDX-License-Identifier: Apache-2.0
+"""Documentation of the action plugin plugins/action/guarded_docker_container.py."""
+
+DOCUMENTATION = r"""
+module: guarded_docker_container
+short_description: M(community.docker.docker_container), where the guard allows a change
+description:
+  - Runs M(community.docker.docker_container)
+    with the task's options, once the guard allows the host the task acts on (its
+    C(delegate_to) host, else its own) to change in this run.
+  - The guard asks the grant that the authorize step of the same ansible-playbook process
+    gave; a step outside any authorized run may change only hosts of an embedded
+    environment. A refused step fails without reaching the host.
+  - Takes the options, and returns the values, of M(community.docker.docker_container).
+options: {}
+author: rollbackctl maintainers (!UNKNOWN)
+"""
+
+EXAMPLES = r"""
+- name: Run the app container of a release
+  rollbackctl.runbooks.guarded_docker_container:
+    name: app
+    image: market-app:2026.11.1
+    state: started
+"""
+
+RETURN = r"""
+failure_kind:
+  description: C(NotAuthorizedError) when the guard refused the step.
+  type: str
+  returned: when refused
+"""

@@ -1,0 +1,34 @@
+#!/usr/bin/python
+# Copyright: rollbackctl maintainers
+# SPDX-License-Identifier: Apache-2.0
+"""Documentation of the action plugin plugins/action/guarded_file.py."""
+
+DOCUMENTATION = r"""
+module: guarded_file
+short_description: M(ansible.builtin.file), where the guard allows a change
+description:
+  - Runs M(ansible.builtin.file)
+    with the task's options, once the guard allows the host the task acts on (its
+    C(delegate_to) host, else its own) to change in this run.
+  - The guard asks the grant that the authorize step of the same ansible-playbook process
+    gave; a step outside any authorized run may change only hosts of an embedded
+    environment. A refused step fails without reaching the host.
+  - Takes the options, and returns the values, of M(ansible.builtin.file).
+options: {}
+author: rollbackctl maintainers (!UNKNOWN)
+"""
+
+EXAMPLES = r"""
+- name: Create the release folder
+  rollbackctl.runbooks.guarded_file:
+    path: /srv/app/releases
+    state: directory
+    mode: "0755"
+"""
+
+RETURN = r"""
+failure_kind:
+  description: C(NotAuthorizedError) when the guard refused the step.
+  type: str
+  returned: when refused
+"""

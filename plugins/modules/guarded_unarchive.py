@@ -1,0 +1,33 @@
+#!/usr/bin/python
+# Copyright: rollbackctl maintainers
+# SPDX-License-Identifier: Apache-2.0
+"""Documentation of the action plugin plugins/action/guarded_unarchive.py."""
+
+DOCUMENTATION = r"""
+module: guarded_unarchive
+short_description: M(ansible.builtin.unarchive), where the guard allows a change
+description:
+  - Runs M(ansible.builtin.unarchive)
+    with the task's options, once the guard allows the host the task acts on (its
+    C(delegate_to) host, else its own) to change in this run.
+  - The guard asks the grant that the authorize step of the same ansible-playbook process
+    gave; a step outside any authorized run may change only hosts of an embedded
+    environment. A refused step fails without reaching the host.
+  - Takes the options, and returns the values, of M(ansible.builtin.unarchive).
+options: {}
+author: rollbackctl maintainers (!UNKNOWN)
+"""
+
+EXAMPLES = r"""
+- name: Unpack a release artifact
+  rollbackctl.runbooks.guarded_unarchive:
+    src: /srv/artifacts/2026.11.1.tar.gz
+    dest: /srv/app/releases/2026.11.1
+"""
+
+RETURN = r"""
+failure_kind:
+  description: C(NotAuthorizedError) when the guard refused the step.
+  type: str
+  returned: when refused
+"""
