@@ -170,7 +170,7 @@ class AuditLog:
         """All entries in order, optionally only one environment's; this does not verify."""
         return [
             entry
-            for _, entry in self._lines()
+            for _number, entry in self._lines()
             if environment is None or entry.get("environment") == environment
         ]
 

@@ -83,7 +83,7 @@ def _locked(kind: str, pid: int) -> Iterator[tuple[Path, dict[str, Any]]]:
 
 
 def write(pid: int, grant: Grant) -> None:
-    with _locked("grants", pid) as (_, data):
+    with _locked("grants", pid) as (_path, data):
         data.clear()
         data.update(grant.to_dict())
 
@@ -116,7 +116,7 @@ def remove(pid: int) -> Grant | None:
 
 
 def record_identity(pid: int, host: str, environment: str | None) -> None:
-    with _locked("identities", pid) as (_, data):
+    with _locked("identities", pid) as (_path, data):
         data[host] = environment
 
 
@@ -135,7 +135,7 @@ def prune() -> int:
     for kind in KINDS:
         folder = controller_dir() / kind
         for path in folder.glob("*.json") if folder.exists() else []:
-            pid, _, start = path.stem.partition("-")
+            pid, _dash, start = path.stem.partition("-")
             if pid.isdigit() and not is_alive(int(pid), start):
                 for suffix in (".json", ".lock", ".tmp"):
                     path.with_suffix(suffix).unlink(missing_ok=True)
@@ -149,7 +149,7 @@ def bind_plan(pid: int, host: str, origin: str, target: str) -> Grant | None:
     The first plan of a run that named no target fixes it: every later switch must go there,
     or back to the host's own origin.
     """
-    with _locked("grants", pid) as (_, data):
+    with _locked("grants", pid) as (_path, data):
         if not data:
             return None
         data.setdefault("origins", {})[host] = origin

@@ -207,7 +207,8 @@ def authorize_playbook_run(
                 "or use --check to see the plan",
             )
         run_id = check_id(extra_vars.get("rollbackctl_run_id") or run_id, "run id")
-        assert environment is not None  # _check_run_shape refused otherwise
+        if environment is None:  # _check_run_shape refused already; never authorize without one
+            raise NotAuthorizedError("the hosts carry no environment identity")
         requester, proof, nonces = _proven_requester(
             environment, rollback_type, extra_vars, context["launched_by"], check
         )
@@ -257,7 +258,7 @@ def skipping_refusal(
     step would have refused it. The environment is not known yet: the local log records it.
     """
     try:
-        _, rollback_type = playbook_type(playbooks, cwd)
+        _playbook, rollback_type = playbook_type(playbooks, cwd)
     except NotAuthorizedError:
         return None  # not a runbook: nothing to skip
     try:
@@ -493,7 +494,7 @@ def unauthorized_end(*, pid: int, playbooks: Sequence[str], cwd: str) -> str | N
     if grant.was_decided(pid) or grant.read(pid) is not None:
         return None
     try:
-        _, rollback_type = playbook_type(playbooks, cwd)
+        _playbook, rollback_type = playbook_type(playbooks, cwd)
     except NotAuthorizedError:
         return None  # not a runbook
     environment = _agreed_environment(grant.identities(pid)) or "unknown"

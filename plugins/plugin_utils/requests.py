@@ -56,7 +56,7 @@ def verify_request(
 
     A request for ANY_TARGET stands for whatever target the approvals bind.
     """
-    payload, _ = read_approval(path)
+    payload, _signature = read_approval(path)
     if payload.approver != payload.requester:
         raise NotAuthorizedError(
             f"run request {Path(path).name} is signed by {payload.approver} for "

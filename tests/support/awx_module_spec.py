@@ -50,14 +50,15 @@ def module_validator(name: str) -> ArgumentSpecValidator:
     api = _import("ansible_collections.awx.awx.plugins.module_utils.controller_api")
     real = module.ControllerAPIModule
     module.ControllerAPIModule = _Recorder
+    declared = None
     try:
         module.main()
     except _SpecRecorded as recorded:
         declared = recorded
-    else:
-        raise AssertionError(f"awx.awx.{name} main() never built its module")
     finally:
         module.ControllerAPIModule = real
+    if declared is None:
+        raise AssertionError(f"awx.awx.{name} main() never built its module")
     # The same merge ControllerModule.__init__ makes: connection options, then the module's.
     spec = {**api.ControllerModule.AUTH_ARGSPEC, **declared.argument_spec}
     constraints = {
