@@ -27,6 +27,7 @@ from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.paths import 
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.runbooks import COMMON_INPUTS
 
 PREFLIGHT = "preflight.yml"
+COLLECTION_PREFIX = "rollbackctl.runbooks."
 # The shared preflight's roles read every playbook's common inputs; a playbook's own roles
 # describe an input more precisely (release_select_to says more than rollback_authorize_target).
 PREFLIGHT_ROLES = frozenset({"rollback_authorize"})
@@ -80,6 +81,11 @@ def rollback_playbooks(root: Path | None = None) -> list[Path]:
     return sorted(root / "playbooks" / p for p in registry.by_playbook(root))
 
 
+def _local_role(name: str) -> str:
+    """A role of this collection by its folder name: playbooks name roles by FQCN."""
+    return name.removeprefix(COLLECTION_PREFIX)
+
+
 def _role_uses_in_tasks(tasks: list[Any]) -> Iterator[RoleUse]:
     for task in tasks or []:
         if not isinstance(task, dict):
@@ -88,7 +94,7 @@ def _role_uses_in_tasks(tasks: list[Any]) -> Iterator[RoleUse]:
             if key in task:
                 spec = task[key]
                 name = spec if isinstance(spec, str) else spec["name"]
-                yield RoleUse(name, dict(task.get("vars") or {}))
+                yield RoleUse(_local_role(name), dict(task.get("vars") or {}))
         for key in BLOCK_KEYS:
             yield from _role_uses_in_tasks(task.get(key) or [])
 
@@ -103,11 +109,11 @@ def role_uses(playbook: Path) -> list[RoleUse]:
             continue
         for entry in play.get("roles") or []:
             if isinstance(entry, str):
-                uses.append(RoleUse(entry, {}))
+                uses.append(RoleUse(_local_role(entry), {}))
             else:
                 params = {k: v for k, v in entry.items() if k not in ("role", "name", "vars")}
                 params.update(entry.get("vars") or {})
-                uses.append(RoleUse(entry.get("role") or entry["name"], params))
+                uses.append(RoleUse(_local_role(entry.get("role") or entry["name"]), params))
         for key in ("pre_tasks", "tasks", "post_tasks"):
             uses += _role_uses_in_tasks(play.get(key) or [])
     return uses

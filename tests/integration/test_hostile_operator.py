@@ -142,6 +142,32 @@ def test_rollback_type_is_the_playbooks_not_a_variable(guarded: Sandbox) -> None
     assert len(refusals(guarded, audited)) == 1
 
 
+def test_an_edited_copy_of_a_runbook_is_not_that_runbook(guarded: Sandbox, tmp_path: Path) -> None:
+    """A copy outside the collection counts only when it is byte for byte the reviewed one."""
+    for name in ("app.yml", "preflight.yml"):
+        shutil.copy2(guarded.checkout / "playbooks" / name, tmp_path / name)
+    edited = tmp_path / "app.yml"
+    # The same plays without the last one: the release rolled away from would stay "stable".
+    edited.write_text(edited.read_text().split("- name: Mark the release rolled away from")[0])
+    before, audited = guarded.host_state(), len(guarded.audit_entries())
+    inventory = guarded.checkout / "inventories" / ENV / "hosts.yml"
+    run = subprocess.run(
+        [VENV_BIN / "ansible-playbook", edited, "-e", "rollback_confirmed=true", "-i", inventory],
+        cwd=guarded.checkout,
+        env={**guarded.env, "PATH": f"{VENV_BIN}:{os.environ['PATH']}"},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert run.returncode != 0
+    # ansible wraps the message over lines.
+    assert "app.yml is not a runbook of this collection" in " ".join(run.stdout.split())
+    assert guarded.host_state() == before
+    assert len(refusals(guarded, audited)) == 1
+
+
 @pytest.mark.parametrize(
     "args",
     [
