@@ -26,7 +26,7 @@ from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.audit import 
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.policy import Request
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.runbooks import input_problems
 
-from rollbackctl import awx
+from rollbackctl.tools import awx
 from tests.support.checkout import copy_checkout
 from tests.support.keys import write_allowed_signers
 from tests.support.sandbox import APP_HOSTS, REPO_ROOT, Sandbox

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from rollbackctl import drills
+from rollbackctl.tools import drills
 from tests.support.sandbox import REPO_ROOT, ROLLBACKCTL
 
 pytestmark = pytest.mark.drills

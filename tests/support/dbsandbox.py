@@ -268,7 +268,7 @@ class Run:
         """The pid the supervisor recorded, else the process running this run dir's supervise."""
         with suppress(FileNotFoundError, ValueError, KeyError):
             return int(json.loads((self.dir / "supervisor.json").read_text())["pid"])
-        wanted = ["-m", "rollbackctl.supervise", str(self.dir)]
+        wanted = ["-m", "rollbackctl.run.supervise", str(self.dir)]
         found = {}
         for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
             with suppress(OSError):

@@ -29,7 +29,7 @@ class CliResult:
         return json.loads(self.stdout)
 
 
-CLI_MAIN = "import sys; from rollbackctl.cli import main; sys.exit(main())"
+CLI_MAIN = "import sys; from rollbackctl.cli.main import main; sys.exit(main())"
 
 
 class Sandbox:

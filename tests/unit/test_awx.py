@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from rollbackctl import awx
+from rollbackctl.tools import awx
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,7 +24,7 @@ def questions(name: str) -> dict[str, dict[str, Any]]:
 
 def test_committed_templates_match_the_generator() -> None:
     stale = [str(p.relative_to(REPO_ROOT)) for p in awx.stale(REPO_ROOT)]
-    assert stale == [], "regenerate with: .venv/bin/python -m rollbackctl.awx"
+    assert stale == [], "regenerate with: .venv/bin/python -m rollbackctl.tools.awx"
 
 
 def test_every_rollback_playbook_has_a_job_template() -> None:

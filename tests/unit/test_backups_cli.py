@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-# cli first, as the entry point does: it imports and registers cli_db.
-from rollbackctl import backups, cli, cli_db, report
+from rollbackctl.cli import backups as cli_db
+from rollbackctl.cli.main import main
+from rollbackctl.run import backups, report
 
 
 def test_database_commands_are_registered() -> None:
-    assert {"backup", "backups", "db", "read-only", "data-corruption"} <= set(cli.main.commands)
+    assert {"backup", "backups", "db", "read-only", "data-corruption"} <= set(main.commands)
 
 
 def test_summary_shows_when_a_backup_was_verified() -> None:

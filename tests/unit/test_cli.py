@@ -9,8 +9,8 @@ import pytest
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import EXIT_CODES
 from click.testing import CliRunner
 
-from rollbackctl.cli import main
-from rollbackctl.environments import list_environments
+from rollbackctl.cli.main import main
+from rollbackctl.run.environments import list_environments
 
 
 @pytest.fixture

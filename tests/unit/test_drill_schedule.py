@@ -11,8 +11,8 @@ import pytest
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import UsageError
 from click.testing import CliRunner
 
-from rollbackctl import drills
-from rollbackctl.cli import main
+from rollbackctl.cli.main import main
+from rollbackctl.tools import drills
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 REPO_ROOT = Path(__file__).resolve().parents[2]

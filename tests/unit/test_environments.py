@@ -8,7 +8,7 @@ import pytest
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils import paths
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import UsageError
 
-from rollbackctl.environments import get_environment, list_environments
+from rollbackctl.run.environments import get_environment, list_environments
 
 GOOD = """all:
   children:

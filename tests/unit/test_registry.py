@@ -12,7 +12,8 @@ from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils import regist
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import UsageError
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.runbooks import RUN_INPUTS
 
-from rollbackctl import awx, cli
+from rollbackctl.cli.main import main
+from rollbackctl.tools import awx
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,7 +52,7 @@ def test_an_unregistered_runbook_is_found(tmp_path: Path) -> None:
 
 def test_every_registered_type_is_a_cli_command_with_its_options() -> None:
     for name, entry in registry.rollback_types(REPO_ROOT).items():
-        command = cli.main.commands[name]
+        command = main.commands[name]
         flags = {opt for param in command.params for opt in getattr(param, "opts", [])}
         assert {o.flag for o in entry.options} <= flags, name
         if entry.target:

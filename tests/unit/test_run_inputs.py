@@ -13,7 +13,7 @@ from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.runbooks impo
     input_problems,
 )
 
-from rollbackctl.runner import write_extravars
+from rollbackctl.run.runner import write_extravars
 
 
 def as_ansible_reads_them(tmp_path: Path, values: dict) -> dict:

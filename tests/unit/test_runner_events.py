@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.grant import process_start
 
-from rollbackctl.runner import (
+from rollbackctl.run.runner import (
     SPEC_FILE,
     STATUS_FILE,
     SUPERVISOR_FILE,

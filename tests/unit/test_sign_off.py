@@ -24,7 +24,7 @@ from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.trust import 
 )
 from click.testing import CliRunner
 
-from rollbackctl.cli import main
+from rollbackctl.cli.main import main
 from tests.support.keys import make_key, write_allowed_signers
 
 ENV = "sandbox-guarded"  # the production policy: on-call may stop traffic alone

@@ -27,7 +27,7 @@ from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.paths import 
     state_dir,
 )
 
-from rollbackctl.environments import Environment
+from rollbackctl.run.environments import Environment
 
 # Outcome words per runner event, as a user reads them in the progress and the result.
 EVENT_STATUS = {
@@ -263,10 +263,10 @@ def read_status(run_dir: Path) -> dict[str, Any] | None:
 
 
 def start_supervisor(run_dir: Path) -> subprocess.Popen[bytes]:
-    """python -m rollbackctl.supervise RUN_DIR in a session of its own, no terminal attached."""
+    """python -m rollbackctl.run.supervise RUN_DIR in a session of its own, no terminal attached."""
     with open(run_dir / SUPERVISOR_LOG, "ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "rollbackctl.supervise", str(run_dir)],
+            [sys.executable, "-m", "rollbackctl.run.supervise", str(run_dir)],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -6,14 +6,14 @@ from typing import Any
 
 import click
 
-from rollbackctl import backups
-from rollbackctl.cli import (
+from rollbackctl.cli.common import (
     EXIT_CODE_HELP,
-    _progress,
     emit,
     output_option,
     remember_output,
+    show_progress,
 )
+from rollbackctl.run import backups
 
 
 def _backup_line(backup: dict[str, Any]) -> str:
@@ -56,7 +56,11 @@ def _verified_text(document: dict[str, Any]) -> str:
 @remember_output
 def backup(environment: str, kind: str, output: str) -> None:
     """Back up ENVIRONMENT's database on its db host (dump, SHA-256 manifest, metadata)."""
-    emit(backups.take_backup(environment, kind=kind, on_step=_progress), output, _backup_taken_text)
+    emit(
+        backups.take_backup(environment, kind=kind, on_step=show_progress),
+        output,
+        _backup_taken_text,
+    )
 
 
 @click.group(name="backups")
@@ -80,7 +84,9 @@ def list_command(environment: str, output: str) -> None:
 @remember_output
 def verify(environment: str, backup_id: str | None, output: str) -> None:
     """Restore a backup (default: the newest) into a scratch database and check it."""
-    emit(backups.verify_backup(environment, backup_id, on_step=_progress), output, _verified_text)
+    emit(
+        backups.verify_backup(environment, backup_id, on_step=show_progress), output, _verified_text
+    )
 
 
 def register(main: click.Group) -> None:

@@ -19,10 +19,10 @@ from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.policy import
 )
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.requests import sign_request
 
-from rollbackctl.cli import emit, guard_options, output_option, remember_output
-from rollbackctl.environments import get_environment
-from rollbackctl.report import operator
-from rollbackctl.runner import new_run_id
+from rollbackctl.cli.common import emit, guard_options, output_option, remember_output
+from rollbackctl.run.environments import get_environment
+from rollbackctl.run.report import operator
+from rollbackctl.run.runner import new_run_id
 
 signing_key_option = click.option(
     "--key",

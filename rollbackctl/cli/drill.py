@@ -7,8 +7,8 @@ from typing import Any
 
 import click
 
-from rollbackctl import drills
-from rollbackctl.cli import EXIT_CODE_HELP, emit, output_option, remember_output
+from rollbackctl.cli.common import EXIT_CODE_HELP, emit, output_option, remember_output
+from rollbackctl.tools import drills
 
 
 def _status_text(document: dict[str, Any]) -> str:
@@ -43,7 +43,7 @@ def _run_text(document: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n" + _status_text(document["schedule"])
 
 
-def _progress(line: str) -> None:
+def show_progress(line: str) -> None:
     # Molecule's per-action lines are the steps an operator follows; the rest is in the log.
     match = drills.ACTION_LINE.search(line)
     if match:
@@ -80,7 +80,7 @@ def drill_group() -> None:
 @remember_output
 def run(scenarios: tuple[str, ...], no_build: bool, output: str) -> None:
     drills.resolve(scenarios)
-    document = drills.run(scenarios, build=not no_build, on_line=_progress, on_outcome=_outcome)
+    document = drills.run(scenarios, build=not no_build, on_line=show_progress, on_outcome=_outcome)
     emit(document, output, _run_text)
     drills.raise_if_failed(document)
 

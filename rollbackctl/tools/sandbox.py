@@ -30,9 +30,9 @@ from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.paths import 
 )
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.trust import is_guarded
 
-from rollbackctl.environments import get_environment
-from rollbackctl.rollback import failure_message
-from rollbackctl.runner import RunOutcome, run_playbook
+from rollbackctl.run.environments import get_environment
+from rollbackctl.run.rollback import failure_message
+from rollbackctl.run.runner import RunOutcome, run_playbook
 
 ENVIRONMENT = "sandbox"
 LOCAL_ENVIRONMENTS = ("sandbox", "sandbox-guarded")

@@ -12,17 +12,17 @@ from typing import Any
 import click
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils import registry
 
-from rollbackctl.cli import (
+from rollbackctl.cli.common import (
     EXIT_CODE_HELP,
-    _progress,
     confirm_and_run,
     emit,
     guard_options,
     output_option,
     remember_output,
+    show_progress,
 )
-from rollbackctl.report import render_text
-from rollbackctl.rollback import run_rollback
+from rollbackctl.run.report import render_text
+from rollbackctl.run.rollback import run_rollback
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
@@ -56,7 +56,7 @@ def run_registered(
             environment,
             target=to,
             check=plan_only,
-            on_step=_progress,
+            on_step=show_progress,
             inputs=inputs,
             approvals=approvals,
             break_glass=break_glass,

@@ -15,9 +15,9 @@ from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.requests import sign_request
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.runbooks import check_id
 
-from rollbackctl.environments import get_environment
-from rollbackctl.report import build_result, operator, write_bundle
-from rollbackctl.runner import RunOutcome, Step, new_run_id, run_playbook, runs_dir
+from rollbackctl.run.environments import get_environment
+from rollbackctl.run.report import build_result, operator, write_bundle
+from rollbackctl.run.runner import RunOutcome, Step, new_run_id, run_playbook, runs_dir
 
 # Roles that only look and decide: a failure there means nothing on any host changed.
 PREFLIGHT_ROLES = frozenset({"rollback_authorize", "release_select", "app_schema", "backup_select"})

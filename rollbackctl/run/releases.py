@@ -6,8 +6,8 @@ from typing import Any
 
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import RollbackError
 
-from rollbackctl.environments import get_environment
-from rollbackctl.runner import RunOutcome, run_playbook
+from rollbackctl.run.environments import get_environment
+from rollbackctl.run.runner import RunOutcome, run_playbook
 
 
 def list_releases(environment: str) -> dict[str, Any]:

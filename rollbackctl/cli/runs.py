@@ -15,11 +15,11 @@ from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import
 )
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.runbooks import check_id
 
-from rollbackctl.cli import EXIT_CODE_HELP, _progress, output_option, remember_output
-from rollbackctl.environments import get_environment
-from rollbackctl.report import build_result, render_text, write_bundle
-from rollbackctl.rollback import add_results, error_class, failure_message, requested
-from rollbackctl.runner import (
+from rollbackctl.cli.common import EXIT_CODE_HELP, output_option, remember_output, show_progress
+from rollbackctl.run.environments import get_environment
+from rollbackctl.run.report import build_result, render_text, write_bundle
+from rollbackctl.run.rollback import add_results, error_class, failure_message, requested
+from rollbackctl.run.runner import (
     SPEC_FILE,
     RunOutcome,
     RunSpec,
@@ -217,7 +217,7 @@ def attach(run_id: str, output: str) -> None:
         )
     spec = read_spec(run_dir)
     click.echo(f"attached to run {run_id} ({spec.playbook} on {spec.environment})", err=True)
-    outcome = follow_run(run_dir, on_step=_progress)
+    outcome = follow_run(run_dir, on_step=show_progress)
     entry = registry.by_playbook().get(spec.playbook)
     if entry is None:
         document, failed = _plain_result(outcome)

@@ -12,9 +12,9 @@ from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import
     VerificationError,
 )
 
-from rollbackctl.environments import get_environment
-from rollbackctl.rollback import error_class, failure_message
-from rollbackctl.runner import RunOutcome, Step, run_playbook
+from rollbackctl.run.environments import get_environment
+from rollbackctl.run.rollback import error_class, failure_message
+from rollbackctl.run.runner import RunOutcome, Step, run_playbook
 
 # What `backups list` shows of each backup's metadata.
 SUMMARY_KEYS = (

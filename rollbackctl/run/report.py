@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
-from rollbackctl.runner import RunOutcome
+from rollbackctl.run.runner import RunOutcome
 
 
 def operator() -> str:
