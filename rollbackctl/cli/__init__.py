@@ -1,50 +1,6 @@
-"""The rollbackctl command line: parse options, call the library, render the result.
+"""The rollbackctl command line (Click).
 
-Each group of commands lives in a module of its own and registers itself on `main`; the
-helpers they share are in common.py, so no command module imports another.
+main.py is the group and its error handling; each family of commands is a module that
+registers itself on it; common.py holds what they share. Command modules import only
+common.py and the library, never each other or main.py.
 """
-
-from __future__ import annotations
-
-import traceback
-from typing import Any
-
-import click
-from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import RollbackError
-
-from rollbackctl import __version__
-from rollbackctl.cli import authz, backups, drill, inventory, rollbacks, runs, sandbox
-from rollbackctl.cli.common import EXIT_CODE_HELP, emit
-from rollbackctl.run.report import render_text
-
-
-class RollbackGroup(click.Group):
-    """Maps every RollbackError to a one-line message and its exit code, in one place."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except RollbackError as exc:
-            debug = (ctx.obj or {}).get("debug")
-            if debug:
-                traceback.print_exc()
-            result = getattr(exc, "result", None)
-            output = (ctx.obj or {}).get("output")
-            if result is not None:
-                emit(result, output or "text", render_text)
-            click.echo(f"rollbackctl: error: {exc.one_line()}", err=True)
-            ctx.exit(exc.exit_code)
-
-
-@click.group(cls=RollbackGroup, epilog=EXIT_CODE_HELP)
-@click.version_option(__version__, prog_name="rollbackctl")
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
-@click.pass_context
-def main(ctx: click.Context, debug: bool) -> None:
-    """Rollback runbooks as code: safe, authorized, verified and recorded rollbacks."""
-    ctx.ensure_object(dict)
-    ctx.obj["debug"] = debug
-
-
-for commands in (inventory, rollbacks, backups, authz, drill, runs, sandbox):
-    commands.register(main)
