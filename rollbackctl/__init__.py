@@ -12,6 +12,6 @@ from pathlib import Path
 
 __version__ = "0.1.0"
 
+# First on the path, even when PYTHONPATH named it already, so no other copy shadows it.
 _COLLECTIONS = str(Path(__file__).resolve().parent.parent / "collections")
-if _COLLECTIONS not in sys.path:
-    sys.path.insert(0, _COLLECTIONS)
+sys.path[:] = [_COLLECTIONS, *(entry for entry in sys.path if entry != _COLLECTIONS)]

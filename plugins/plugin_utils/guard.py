@@ -176,7 +176,7 @@ def authorize_playbook_run(
     lb_hosts: Sequence[str],
     check: bool,
     run_id: str,
-    groups: Mapping[str, Sequence[str]] | None = None,
+    groups: Mapping[str, Sequence[str]],
 ) -> dict[str, Any]:
     """Everything the authorize step of a runbook decides, from what the launcher cannot fake.
 
@@ -198,7 +198,7 @@ def authorize_playbook_run(
     try:
         playbook, rollback_type = playbook_type(playbooks, cwd)
         request["rollback_type"] = rollback_type
-        _check_groups(playbook, groups if groups is not None else {"lb": lb_hosts})
+        _check_groups(playbook, groups)
         _check_run_shape(cli, extra_vars, identities, environment, lb_hosts)
         if not check and not _true(extra_vars.get("rollback_confirmed")):
             raise PreflightError(

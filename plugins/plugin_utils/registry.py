@@ -128,10 +128,13 @@ def _load(path: Path) -> tuple[tuple[str, RollbackType], ...]:
         raise _bad(path, "rollbacks", "must map each type to its entry")
     loaded = []
     playbooks: set[str] = set()
+    folder = path.parent.parent / "playbooks"
     for name, raw in entries.items():
         entry = _entry(path, name, raw)
         if entry.playbook in playbooks:
             raise _bad(path, name, f"playbook {entry.playbook} is registered twice")
+        if not (folder / entry.playbook).is_file():
+            raise _bad(path, f"{name}.playbook", f"playbooks/{entry.playbook} does not exist")
         playbooks.add(entry.playbook)
         loaded.append((name, entry))
     return tuple(loaded)

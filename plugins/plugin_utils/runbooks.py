@@ -11,7 +11,6 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils import registry
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import (
     NotAuthorizedError,
@@ -82,45 +81,17 @@ def playbook_type(playbooks: Iterable[str], cwd: str | Path | None = None) -> tu
     path = Path(given[0])
     if not path.is_absolute():
         path = Path(cwd or Path.cwd()) / path
-    resolved = path.resolve()
     home = (project_dir() / "playbooks").resolve()
     runbooks = registry.by_playbook()
-    if resolved.name not in runbooks or not _is_reviewed_runbook(resolved, home):
+    # The playbook file itself must sit in the collection's playbooks folder: Ansible loads
+    # what it imports from the folder the file was named in, so a link to a reviewed runbook
+    # from elsewhere would run the preflight beside the link.
+    if path.name not in runbooks or path.is_symlink() or path.parent.resolve() != home:
         raise NotAuthorizedError(
             f"{given[0]} is not a runbook of this collection",
-            hint=f"run one of {', '.join(sorted(runbooks))} from {home}, or a project "
-            "checkout of the same commit as the collection",
+            hint=f"run one of {', '.join(sorted(runbooks))} from {home}",
         )
-    return resolved.name, runbooks[resolved.name].policy
-
-
-def _is_reviewed_runbook(playbook: Path, home: Path) -> bool:
-    """The collection's own runbook, or a byte-identical copy of it and of what it imports.
-
-    An AWX project runs playbooks/<name>.yml from its own checkout while the plugins come from
-    the collection installed in the execution environment: that copy is accepted when it is
-    exactly the collection's runbook (its roles are named by FQCN, so they are the
-    collection's too). Any difference, even a comment, is refused.
-    """
-    if playbook.parent == home:
-        return True
-    own = home / playbook.name
-    if not own.is_file() or playbook.read_bytes() != own.read_bytes():
-        return False
-    for imported in _imported_playbooks(own):
-        copy, original = playbook.parent / imported, home / imported
-        if not copy.is_file() or copy.read_bytes() != original.read_bytes():
-            return False
-    return True
-
-
-def _imported_playbooks(playbook: Path) -> list[str]:
-    plays = yaml.safe_load(playbook.read_text()) or []
-    return [
-        play["ansible.builtin.import_playbook"]
-        for play in plays
-        if isinstance(play, dict) and "ansible.builtin.import_playbook" in play
-    ]
+    return path.name, runbooks[path.name].policy
 
 
 def input_problems(extra_vars: Mapping[str, Any]) -> list[str]:

@@ -20,6 +20,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 def copy_registry(tmp_path: Path, edit) -> Path:
     shutil.copytree(REPO_ROOT / "meta", tmp_path / "meta")
+    shutil.copytree(REPO_ROOT / "playbooks", tmp_path / "playbooks")
     path = tmp_path / "meta" / "rollbacks.yml"
     data = yaml.safe_load(path.read_text())
     edit(data)
@@ -109,6 +110,10 @@ def test_the_readme_table_of_types_matches_the_registry() -> None:
         ),
         (lambda d: d["rollbacks"].update({"Bad Name": {}}), "lower-case"),
         (lambda d: d["rollbacks"]["app"].pop("confirm"), "app.confirm"),
+        (
+            lambda d: d["rollbacks"]["app"].update(playbook="infra.yml"),
+            "app.playbook: playbooks/infra.yml does not exist",
+        ),
     ],
 )
 def test_a_malformed_registry_is_refused_naming_the_entry(

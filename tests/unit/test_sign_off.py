@@ -36,6 +36,7 @@ def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     # The guarded environment's trust root is under the checkout: a checkout of its own.
     shutil.copytree(paths.PROJECT_DIR / "inventories", tmp_path / "inventories")
     shutil.copytree(paths.PROJECT_DIR / "meta", tmp_path / "meta")
+    shutil.copytree(paths.PROJECT_DIR / "playbooks", tmp_path / "playbooks")
     monkeypatch.setattr(paths, "PROJECT_DIR", tmp_path)
     keys = {name: make_key(tmp_path, name) for name in ("oscar", "erin")}
     write_allowed_signers(environment_state_dir(ENV) / "signers" / "allowed_signers", keys)
