@@ -456,7 +456,7 @@ def test_break_glass_lets_on_call_act_alone_until_management_signs_off(guarded: 
             "json",
         )
         assert run.code == 0, run.stderr
-        assert run.json()["read_only"] is True
+        assert run.json()["database"]["read_only"] is True
         assert not database_writable(guarded)
         started = [e for e in guarded.audit_entries() if e.get("outcome") == "started"][-1]
         assert started["break_glass"] is True

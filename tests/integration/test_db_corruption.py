@@ -42,7 +42,7 @@ def test_read_only_mode_rejects_writes(db: DbSandbox) -> None:
     result = db.cli("read-only", "sandbox", "on", "--output", "json")
     try:
         assert result.code == 0, result.stderr
-        assert result.json()["write_probe"] == "rejected"
+        assert result.json()["database"]["write_probe"] == "rejected"
         assert app_write_error(db) == "ReadOnlySqlTransaction"
         assert db.sandbox.place_order() >= 500
     finally:
@@ -55,7 +55,7 @@ def test_read_only_mode_is_reversible(db: DbSandbox) -> None:
     result = db.cli("read-only", "sandbox", "off", "--output", "json")
 
     assert result.code == 0, result.stderr
-    assert result.json()["write_probe"] == "accepted"
+    assert result.json()["database"]["write_probe"] == "accepted"
     assert app_write_error(db) is None
     assert db.sandbox.place_order() == 201
 
