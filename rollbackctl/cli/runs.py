@@ -155,10 +155,11 @@ def _rollback_result(
         rollback_type=entry.name,
         check=spec.check,
         requested=requested(
+            entry,
             extravars.get("rollback_to"),
             list(extravars.get("rollback_approvals") or []),
             bool(extravars.get("rollback_break_glass")),
-            {name: extravars[name] for name in sorted(entry.inputs()) if name in extravars},
+            extravars,
         ),
         error=None if outcome.ok else failure_message(outcome),
     )

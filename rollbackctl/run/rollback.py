@@ -86,13 +86,7 @@ def run_rollback(
         environment=env.name,
         rollback_type=rollback_type,
         check=check,
-        # Every flag the type registers is recorded, false when not given.
-        requested=requested(
-            target,
-            approvals,
-            break_glass,
-            {opt.input: False for opt in entry.options if opt.input} | inputs,
-        ),
+        requested=requested(entry, target, approvals, break_glass, inputs),
         error=error,
     )
     add_results(result, outcome.stats, entry)
@@ -105,14 +99,21 @@ def run_rollback(
 
 
 def requested(
+    entry: registry.RollbackType,
     target: str | None,
     approvals: Sequence[str | Path],
     break_glass: bool,
     inputs: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """What the operator asked for, as the result document records it."""
+    """What the operator asked for, as the result document records it.
+
+    Every flag the type registers is recorded, false when not given, whether the document is
+    written by the run's command or rebuilt by attach.
+    """
+    given = {opt.input: False for opt in entry.options if opt.input}
+    given.update({name: inputs[name] for name in sorted(entry.inputs()) if name in inputs})
     document = {"to": target, "approvals": [str(p) for p in approvals], "break_glass": break_glass}
-    document.update({name.removeprefix("rollback_"): value for name, value in inputs.items()})
+    document.update({name.removeprefix("rollback_"): value for name, value in given.items()})
     return document
 
 

@@ -130,3 +130,18 @@ def test_an_unknown_type_names_the_registered_ones() -> None:
         registry.get("infra", REPO_ROOT)
     assert "unknown rollback type 'infra'" in caught.value.one_line()
     assert "app, data-corruption, db, read-only" in caught.value.one_line()
+
+
+def test_the_result_records_every_registered_flag_and_only_the_types_inputs() -> None:
+    from rollbackctl.run.rollback import requested
+
+    db = registry.get("db", REPO_ROOT)
+    asked = requested(db, "b1", [], False, {"rollback_to": "b1", "read_only_state": "on"})
+    assert asked == {
+        "to": "b1",
+        "approvals": [],
+        "break_glass": False,
+        "allow_schema_mismatch": False,
+    }
+    forced = requested(db, None, [], False, {"rollback_allow_schema_mismatch": True})
+    assert forced["allow_schema_mismatch"] is True
