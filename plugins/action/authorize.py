@@ -3,7 +3,7 @@
 """Authorize a runbook run inside the playbook, from what the launcher cannot fake.
 
 The environment comes from the identities the hosts carry (read by the preflight of this same
-process), the rollback type from the playbook file being run, the inputs from the raw extra
+process), the rollback type from the plays this process loaded, the inputs from the raw extra
 vars, validated as data before anything templates them. The task itself takes no arguments:
 there is nothing for a variable to redirect.
 """
@@ -38,8 +38,6 @@ class ActionModule(ActionBase):
         try:
             outcome = guard.authorize_playbook_run(
                 pid=pid,
-                playbooks=list(context.CLIARGS.get("args") or ()),
-                cwd=os.getcwd(),
                 cli=dict(context.CLIARGS),
                 extra_vars=load_extra_vars(self._loader),
                 identities=grant.identities(pid),

@@ -25,6 +25,7 @@ import os
 from ansible import context
 from ansible.plugins.callback import CallbackBase
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils import guard
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.runbooks import LoadedPlay
 
 # ansible-playbook's own code for "bad or incomplete options": the run was started wrongly.
 REFUSED_EXIT_CODE = 5
@@ -37,13 +38,20 @@ class CallbackModule(CallbackBase):
     CALLBACK_NEEDS_ENABLED = True
 
     def v2_playbook_on_start(self, playbook):
-        # A runbook started mid-way or with tags skips its own preflight: record the attempt
-        # and stop before the first play, since no step of it would run under a grant.
-        self._stop_if_refused(guard.skipping_refusal(cli=dict(context.CLIARGS), **_this_run()))
+        # Which runbook the loaded plays are, for the authorize step. A runbook started
+        # mid-way or with tags skips its own preflight: record the attempt and stop before the
+        # first play, since no step of it would run under a grant.
+        refusal = guard.start_run(
+            pid=os.getpid(),
+            playbooks=list(context.CLIARGS.get("args") or ()),
+            plays=[_loaded(play) for play in playbook.get_plays()],
+            cli=dict(context.CLIARGS),
+        )
+        self._stop_if_refused(refusal)
 
     def v2_playbook_on_stats(self, stats):
         # A runbook whose --limit left out its authorize step ends here without a record.
-        refusal = guard.unauthorized_end(**_this_run())
+        refusal = guard.unauthorized_end(pid=os.getpid())
         failed = any(stats.failures.values()) or any(stats.dark.values())
         run_id = guard.finish_run(os.getpid(), failed=failed)
         if run_id:
@@ -69,10 +77,14 @@ class CallbackModule(CallbackBase):
             self._display.error(f"rollbackctl: refused: {reason}", wrap_text=False)
 
 
-def _this_run():
-    """This ansible-playbook process and the playbook it was started with."""
-    return {
-        "pid": os.getpid(),
-        "playbooks": list(context.CLIARGS.get("args") or ()),
-        "cwd": os.getcwd(),
-    }
+def _loaded(play):
+    """A loaded play: where it is written, and what an import_playbook around it added."""
+    path, _colon, line = play.get_path().rpartition(":")
+    tags = play.tags or ()
+    return LoadedPlay(
+        path=path,
+        line=int(line) if line.isdigit() else 0,
+        vars=dict(play.vars or {}),
+        tags=tuple(sorted([tags] if isinstance(tags, str) else tags)),
+        conditional=bool(getattr(play, "_included_conditional", None)),
+    )

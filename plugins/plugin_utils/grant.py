@@ -19,8 +19,9 @@ from typing import Any
 
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.paths import controller_dir
 
-# Per-process files: the grant, the identities the preflight read, the decision marker.
-KINDS = ("grants", "identities", "decided")
+# Per-process files: the grant, the identities the preflight read, the decision marker, and
+# which runbook the loaded plays are (written as the playbook starts, before any task).
+KINDS = ("grants", "identities", "decided", "runbooks")
 
 
 def process_start(pid: int) -> str:
@@ -113,6 +114,30 @@ def remove(pid: int) -> Grant | None:
         for suffix in (".json", ".lock", ".tmp"):
             _path(kind, pid).with_suffix(suffix).unlink(missing_ok=True)
     return grant
+
+
+@dataclass(frozen=True)
+class LoadedRunbook:
+    """What the plays of a run are, as the record callback saw them before the first task."""
+
+    started: str = ""  # the playbook(s) ansible-playbook was given
+    playbook: str = ""  # "" when the plays are no runbook of the collection
+    rollback_type: str = ""
+    refusal: str = ""  # why the plays are a runbook that may not run this way
+
+
+def record_runbook(pid: int, loaded: LoadedRunbook) -> None:
+    with _locked("runbooks", pid) as (_path, data):
+        data.clear()
+        data.update(asdict(loaded))
+
+
+def loaded_runbook(pid: int) -> LoadedRunbook | None:
+    """None when nothing recorded the plays of this process (the record callback is off)."""
+    try:
+        return LoadedRunbook(**json.loads(_path("runbooks", pid).read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
 
 
 def record_identity(pid: int, host: str, environment: str | None) -> None:

@@ -40,9 +40,10 @@ from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.requests impo
 )
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.runbooks import (
     NAME_RE,
+    LoadedPlay,
     check_id,
     input_problems,
-    playbook_type,
+    runbook_of,
 )
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.trust import (
     is_guarded,
@@ -168,8 +169,6 @@ def _check_groups(playbook: str, groups: Mapping[str, Sequence[str]]) -> None:
 def authorize_playbook_run(
     *,
     pid: int,
-    playbooks: Sequence[str],
-    cwd: str,
     cli: Mapping[str, Any],
     extra_vars: Mapping[str, Any],
     identities: Mapping[str, str | None],
@@ -196,7 +195,7 @@ def authorize_playbook_run(
     }
     context = {"pid": pid, "check": check, "launched_by": _launched_by(extra_vars)}
     try:
-        playbook, rollback_type = playbook_type(playbooks, cwd)
+        playbook, rollback_type = _runbook_loaded(pid)
         request["rollback_type"] = rollback_type
         _check_groups(playbook, groups)
         _check_run_shape(cli, extra_vars, identities, environment, lb_hosts)
@@ -248,18 +247,26 @@ def authorize_playbook_run(
     return {**outcome, "run_id": run_id, "environment": environment, "rollback_type": rollback_type}
 
 
-def skipping_refusal(
-    *, pid: int, playbooks: Sequence[str], cwd: str, cli: Mapping[str, Any]
+def start_run(
+    *, pid: int, playbooks: Sequence[str], plays: Sequence[LoadedPlay], cli: Mapping[str, Any]
 ) -> str | None:
-    """The refusal of a runbook started so that steps are skipped, recorded as it starts.
+    """Record which runbook this process loaded, before its first task; a refusal when the
+    run is started so that its steps would be skipped.
 
-    Such a run never reaches its authorize step, so nothing it does holds a grant; this
-    records the attempt and names the reason even when it stops before any host-changing
-    step would have refused it. The environment is not known yet: the local log records it.
+    The authorize step reads the record: it decides on what Ansible loaded, which a file
+    changed after loading cannot alter. A run started mid-way or with tags never reaches that
+    step, so nothing it does holds a grant; this records the attempt and names the reason
+    even when it stops before any host-changing step would have refused it. The environment
+    is not known yet: the local log records it.
     """
+    started = " ".join(playbooks)
     try:
-        _playbook, rollback_type = playbook_type(playbooks, cwd)
-    except NotAuthorizedError:
+        found = runbook_of(playbooks, plays)
+    except NotAuthorizedError as exc:
+        grant.record_runbook(pid, grant.LoadedRunbook(started, refusal=exc.one_line()))
+        return None  # the authorize step refuses it, with the environment known
+    grant.record_runbook(pid, grant.LoadedRunbook(started, *(found or ("", ""))))
+    if not found:
         return None  # not a runbook: nothing to skip
     try:
         _check_skipping(cli)
@@ -267,7 +274,7 @@ def skipping_refusal(
         grant.mark_decided(pid)
         request = {
             "environment": "unknown",
-            "rollback_type": rollback_type,
+            "rollback_type": found[1],
             "target": "",
             "requester": "",
             "break_glass": False,
@@ -277,6 +284,26 @@ def skipping_refusal(
         )
         return exc.one_line()
     return None
+
+
+def _runbook_loaded(pid: int) -> tuple[str, str]:
+    """(playbook, rollback type) of the runbook this process loaded, as recorded at its start."""
+    loaded = grant.loaded_runbook(pid)
+    if loaded is None:
+        raise NotAuthorizedError(
+            "nothing recorded which plays this run loaded",
+            hint="enable the rollbackctl.runbooks.rollback_record callback "
+            "(callbacks_enabled in the collection's ansible.cfg)",
+        )
+    if loaded.refusal:
+        raise NotAuthorizedError(loaded.refusal)
+    if not loaded.playbook:
+        raise NotAuthorizedError(
+            f"{loaded.started or 'this playbook'} is not a runbook of this collection",
+            hint="run a runbook as the collection has it: "
+            "ansible-playbook rollbackctl.runbooks.NAME",
+        )
+    return loaded.playbook, loaded.rollback_type
 
 
 def _proven_requester(
@@ -488,15 +515,15 @@ PREFLIGHT_SKIPPED = (
 )
 
 
-def unauthorized_end(*, pid: int, playbooks: Sequence[str], cwd: str) -> str | None:
+def unauthorized_end(*, pid: int) -> str | None:
     """At the end of a runbook whose authorize step never ran (a --limit without localhost):
     record the refusal that nothing else recorded, and return it."""
     if grant.was_decided(pid) or grant.read(pid) is not None:
         return None
-    try:
-        _playbook, rollback_type = playbook_type(playbooks, cwd)
-    except NotAuthorizedError:
-        return None  # not a runbook
+    loaded = grant.loaded_runbook(pid)
+    if loaded is None or not loaded.rollback_type:
+        return None  # not a runbook (one refused as loaded never gets past its authorize step)
+    rollback_type = loaded.rollback_type
     environment = _agreed_environment(grant.identities(pid)) or "unknown"
     request = {
         "environment": environment,

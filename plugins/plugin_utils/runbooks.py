@@ -1,16 +1,18 @@
 """Which playbook a run executes, of which rollback type, and which inputs a run may take.
 
-The type of a run is the playbook's, read from the playbook file the run executes, never
-from a variable: an approval for a lighter type can then never restore a database.
+The type of a run is its runbook's, read from the plays ansible-playbook loaded, never from a
+variable or a file name: an approval for a lighter type can then never restore a database.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import yaml
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils import registry
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import (
     NotAuthorizedError,
@@ -70,28 +72,114 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$")
 PATH_RE = re.compile(r"^/[A-Za-z0-9._/+@-]{1,4095}$")
 
 
-def playbook_type(playbooks: Iterable[str], cwd: str | Path | None = None) -> tuple[str, str]:
-    """(playbook file name, rollback type) of the one runbook this run executes."""
-    given = list(playbooks)
-    if len(given) != 1:
-        raise NotAuthorizedError(
-            f"{len(given)} playbooks in one run ({', '.join(given) or 'none'})",
-            hint="run one runbook per ansible-playbook command",
-        )
-    path = Path(given[0])
-    if not path.is_absolute():
-        path = Path(cwd or Path.cwd()) / path
+@dataclass(frozen=True)
+class LoadedPlay:
+    """A play as ansible-playbook loaded it: the file and line it is written at, and what an
+    import_playbook around it may have added (vars, tags, a condition)."""
+
+    path: str
+    line: int
+    vars: Mapping[str, Any] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+    conditional: bool = False
+
+
+def runbook_of(playbooks: Sequence[str], plays: Sequence[LoadedPlay]) -> tuple[str, str] | None:
+    """(playbook file name, rollback type) of the runbook these loaded plays are; None when
+    none of them comes from a registered runbook (a helper playbook such as deploy.yml).
+
+    The verdict is made on what Ansible loaded, not on the file name the launcher gave: the
+    plays must be exactly one registered runbook's, as written in the collection's own
+    playbooks folder, in order, nothing before or after them and nothing added by an import.
+    So `ansible-playbook rollbackctl.runbooks.app` and an AWX project file that only imports
+    it are that runbook; a copy, a link or a wrapper that adds plays or variables is not.
+    """
     home = (project_dir() / "playbooks").resolve()
     runbooks = registry.by_playbook()
-    # The playbook file itself must sit in the collection's playbooks folder: Ansible loads
-    # what it imports from the folder the file was named in, so a link to a reviewed runbook
-    # from elsewhere would run the preflight beside the link.
-    if path.name not in runbooks or path.is_symlink() or path.parent.resolve() != home:
+    named = sorted({Path(p.path).name for p in plays if _at_home(p.path, home)} & set(runbooks))
+    if not named:
+        return None
+    hint = f"run one of {', '.join(sorted(runbooks))} as the collection has it: " + (
+        "ansible-playbook rollbackctl.runbooks.NAME, or a playbook that only imports it"
+    )
+    if len(playbooks) != 1 or len(named) != 1:
+        runs = ", ".join(playbooks) if len(playbooks) != 1 else ", ".join(named)
         raise NotAuthorizedError(
-            f"{given[0]} is not a runbook of this collection",
-            hint=f"run one of {', '.join(sorted(runbooks))} from {home}",
+            f"{max(len(playbooks), len(named))} runbooks in one run ({runs})", hint=hint
         )
-    return path.name, runbooks[path.name].policy
+    name = named[0]
+    written = written_plays(home / name)
+    # The collection may be reached through a link (a checkout's collections/ folder).
+    plays = [
+        replace(p, path=str(home / Path(p.path).name)) if _at_home(p.path, home) else p
+        for p in plays
+    ]
+    for loaded, expected in zip(plays, written, strict=False):
+        if loaded != expected:
+            raise NotAuthorizedError(
+                f"{name} is not run as written: {_difference(loaded, expected)}", hint=hint
+            )
+    if len(plays) != len(written):
+        raise NotAuthorizedError(
+            f"{name} is not run as written: {len(plays)} plays loaded, it has {len(written)}",
+            hint=hint,
+        )
+    return name, runbooks[name].policy
+
+
+def written_plays(path: Path) -> list[LoadedPlay]:
+    """The plays of a playbook file as written, the playbooks it imports expanded in place."""
+    plays: list[LoadedPlay] = []
+    loader = yaml.SafeLoader(path.read_text())
+    try:
+        document = loader.get_single_node()
+        for node in document.value if document is not None else ():
+            entry = loader.construct_document(node)
+            imported = entry.get("ansible.builtin.import_playbook") or entry.get("import_playbook")
+            if imported:
+                plays += written_plays(_imported_path(str(imported), path.parent))
+                continue
+            tags = entry.get("tags") or ()
+            plays.append(
+                LoadedPlay(
+                    path=str(path),
+                    line=node.start_mark.line + 1,
+                    vars=dict(entry.get("vars") or {}),
+                    tags=tuple(sorted([tags] if isinstance(tags, str) else tags)),
+                )
+            )
+    finally:
+        loader.dispose()
+    return plays
+
+
+def _imported_path(imported: str, folder: Path) -> Path:
+    prefix = "rollbackctl.runbooks."
+    if imported.startswith(prefix):
+        return folder / f"{imported.removeprefix(prefix)}.yml"
+    return folder / imported
+
+
+def _at_home(path: str, home: Path) -> bool:
+    """A file in the collection's own playbooks folder, not a link to one."""
+    file = Path(path)
+    return not file.is_symlink() and file.parent.resolve() == home
+
+
+def _difference(loaded: LoadedPlay, expected: LoadedPlay) -> str:
+    where = f"{loaded.path}:{loaded.line}"
+    if (loaded.path, loaded.line) != (expected.path, expected.line):
+        if _at_home(loaded.path, Path(expected.path).parent):
+            return f"the play at {where} is not the one expected there"
+        return f"the play at {where} is not the runbook's"
+    if loaded.conditional:
+        return f"the play at {where} is imported under a condition"
+    if loaded.tags != expected.tags:
+        return f"the play at {where} has tags {', '.join(loaded.tags)} added"
+    added = sorted(set(loaded.vars) - set(expected.vars)) or sorted(
+        k for k in loaded.vars if loaded.vars[k] != expected.vars.get(k)
+    )
+    return f"the play at {where} has variables set by its import ({', '.join(added)})"
 
 
 def input_problems(extra_vars: Mapping[str, Any]) -> list[str]:

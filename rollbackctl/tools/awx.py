@@ -7,7 +7,7 @@ wording, type, choices and default come from the argument spec of the role optio
 the variable, so a changed role changes the survey, and tests/unit/test_awx.py fails until
 awx/ is regenerated:
 
-    .venv/bin/python -m rollbackctl.tools.awx          # rewrite awx/job_templates/
+    .venv/bin/python -m rollbackctl.tools.awx          # rewrite awx/job_templates/, awx/playbooks/
     .venv/bin/python -m rollbackctl.tools.awx --check  # exit 1 when awx/ is stale
 """
 
@@ -28,6 +28,8 @@ from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.runbooks impo
 
 PREFLIGHT = "preflight.yml"
 COLLECTION_PREFIX = "rollbackctl.runbooks."
+# What the generator writes under awx/: job templates, and the project files they run.
+OUT_DIRS = ("job_templates", "playbooks")
 # The shared preflight's roles read every playbook's common inputs; a playbook's own roles
 # describe an input more precisely (release_select_to says more than rollback_authorize_target).
 PREFLIGHT_ROLES = frozenset({"rollback_authorize"})
@@ -210,7 +212,8 @@ def job_template(playbook: Path, root: Path | None = None) -> dict[str, Any]:
         "name": f"rollbackctl {entry.name} ({playbook.name})",
         "description": description,
         "job_type": "run",
-        "playbook": f"playbooks/{playbook.name}",
+        # AWX runs a file of its project: one that runs the collection's runbook as written.
+        "playbook": f"awx/playbooks/{playbook.name}",
         # The AWX admin names these; an environment is an inventory chosen at launch.
         "project": "rollbackctl",
         "ask_inventory_on_launch": True,
@@ -244,40 +247,62 @@ def render(template: dict[str, Any], playbook: Path) -> str:
     return HEADER.format(playbook=f"playbooks/{playbook.name}") + "---\n" + body
 
 
+def runbook_wrapper(playbook: Path, root: Path | None = None) -> str:
+    """The project file an AWX job template runs: the collection's runbook, imported by name.
+
+    The authorize step accepts only plays loaded from the collection's own runbook, exactly as
+    written; in AWX that is the collection of the execution environment, which a project file
+    reaches by its name, not by a path into the project.
+    """
+    entry = registry.by_playbook(root or project_dir())[playbook.name]
+    return (
+        HEADER.format(playbook=f"playbooks/{playbook.name}")
+        + "# Only this import: a play or a variable added here makes the run refused.\n"
+        + "---\n"
+        + f"- name: {entry.summary.rstrip('.')}\n"
+        + f"  ansible.builtin.import_playbook: {COLLECTION_PREFIX}{playbook.stem}\n"
+    )
+
+
 def generate(root: Path | None = None) -> dict[Path, str]:
-    """awx/job_templates/<playbook>.yml -> content, for every rollback playbook."""
+    """awx/job_templates/<playbook>.yml and awx/playbooks/<playbook>.yml -> content, for
+    every rollback playbook."""
     root = root or project_dir()
-    out_dir = root / "awx" / "job_templates"
-    return {
-        out_dir / f"{p.stem}.yml": render(job_template(p, root), p)
-        for p in rollback_playbooks(root)
-    }
+    out = root / "awx"
+    wanted = {}
+    for p in rollback_playbooks(root):
+        wanted[out / "job_templates" / f"{p.stem}.yml"] = render(job_template(p, root), p)
+        wanted[out / "playbooks" / p.name] = runbook_wrapper(p, root)
+    return wanted
+
+
+def _generated(root: Path) -> set[Path]:
+    return {p for folder in OUT_DIRS for p in (root / "awx" / folder).glob("*.yml")}
 
 
 def stale(root: Path | None = None) -> list[Path]:
     """Generated files that are missing, differ, or are left over from a removed playbook."""
     root = root or project_dir()
     wanted = generate(root)
-    out_dir = root / "awx" / "job_templates"
-    existing = set(out_dir.glob("*.yml")) if out_dir.exists() else set()
     differ = [p for p, text in wanted.items() if not p.exists() or p.read_text() != text]
-    return sorted(differ + [p for p in existing if p not in wanted])
+    return sorted(differ + [p for p in _generated(root) if p not in wanted])
 
 
 def write(root: Path | None = None) -> list[Path]:
     root = root or project_dir()
     wanted = generate(root)
-    out_dir = root / "awx" / "job_templates"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for leftover in set(out_dir.glob("*.yml")) - set(wanted):
+    for leftover in _generated(root) - set(wanted):
         leftover.unlink()
     for path, text in wanted.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     return sorted(wanted)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Generate awx/job_templates/ from the roles.")
+    parser = argparse.ArgumentParser(
+        description="Generate awx/job_templates/ and awx/playbooks/ from the registry and roles."
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 when awx/ is stale")
     args = parser.parse_args(argv)
     if args.check:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 import sys
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -27,7 +29,7 @@ from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.policy import
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.runbooks import input_problems
 
 from rollbackctl.tools import awx
-from tests.support.checkout import copy_checkout
+from tests.support.checkout import SELF_LINK, copy_checkout, install_collection
 from tests.support.keys import write_allowed_signers
 from tests.support.sandbox import APP_HOSTS, REPO_ROOT, Sandbox
 
@@ -38,10 +40,35 @@ GUARDED = "sandbox-guarded"
 AWX_USER = "alice"
 
 
+def awx_site(root: Path, edit_policy: Callable[[Path], None] | None = None) -> Path:
+    """An AWX project and the execution environment its jobs run in, under root; the project.
+
+    The project is the repository as a project sync leaves it: a plain copy, no .venv, no
+    .state, and not its own collection (no link under collections/). The execution
+    environment's collections are this collection, built from the repository (after
+    edit_policy changes its policies) and installed the way ansible-builder installs it.
+    Jobs load plugins, policies and runbooks from the installed collection: the trust root.
+    """
+    project = copy_checkout(root / "project")
+    (project / SELF_LINK).unlink()
+    source = copy_checkout(root / "source")
+    if edit_policy:
+        edit_policy(source / "inventories")
+    install_collection(source, root / "ee")
+    shutil.rmtree(source)
+    return project
+
+
+def trust_root(project: Path) -> Path:
+    """The installed collection the project's jobs trust."""
+    return (
+        project.parent / "ee" / "collections" / "ansible_collections" / "rollbackctl" / "runbooks"
+    )
+
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The repository as an AWX project sync leaves it: a plain copy, no .venv, no .state."""
-    return copy_checkout(tmp_path_factory.mktemp("awx-project"))
+    return awx_site(tmp_path_factory.mktemp("awx"))
 
 
 def awx_inventory(environment: str = "sandbox") -> dict[str, Any]:
@@ -81,6 +108,7 @@ def launch(
     job_options: dict[str, str] | None = None,
     envvars: dict[str, str] | None = None,
     attack: bool = False,
+    playbook: str | None = None,
     **answers: str,
 ) -> ansible_runner.Runner:
     """Launch one job of awx/job_templates/<template_name>.yml against the sandbox's stack.
@@ -88,7 +116,8 @@ def launch(
     answers are survey answers; extra_vars what a launcher passes beside the survey
     (ask_variables_on_launch), such as rollback_approvals; job_options the template's or the
     launch's limit, job_tags (tags), skip_tags and cmdline (a list of ansible-playbook
-    options); envvars what a credential injects.
+    options); envvars what a credential injects; playbook a project file to run instead of the
+    template's.
     """
     template = yaml.safe_load(
         (REPO_ROOT / "awx" / "job_templates" / f"{template_name}.yml").read_text()
@@ -116,13 +145,17 @@ def launch(
     cmdline = [*(["--check"] if job_type == "check" else []), *options.pop("cmdline", [])]
     return ansible_runner.run(
         private_data_dir=str(private),
-        playbook=template["playbook"],
+        playbook=playbook or template["playbook"],
         cmdline=shlex.join(cmdline) if cmdline else None,
         envvars={
             # An execution environment has ansible on PATH; here it is the venv's.
             "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
             "ROLLBACKCTL_STATE_DIR": str(sandbox.state_dir),
             "ANSIBLE_NOCOLOR": "1",
+            # As AWX sets it: the execution environment's collections, not the project's
+            # ansible.cfg (here the EE's dependencies are the project's pinned collections).
+            "ANSIBLE_COLLECTIONS_PATH": f"{project.parent / 'ee' / 'collections'}:"
+            f"{project / 'collections'}",
             **(envvars or {}),
         },
         **options,
@@ -211,6 +244,43 @@ def test_confirmed_job_rolls_back_to_the_stable_release(
     }
 
 
+@pytest.mark.parametrize(
+    ("playbook", "text"),
+    [
+        ("playbooks/app.yml", None),
+        (
+            "awx/playbooks/steered.yml",
+            "- ansible.builtin.import_playbook: rollbackctl.runbooks.app\n"
+            "  vars: {release_select_target: 2026.11.2}\n",
+        ),
+    ],
+    ids=["project-copy", "import-with-vars"],
+)
+def test_a_project_playbook_that_is_not_the_collections_runbook_is_refused(
+    project: Path, sandbox: Sandbox, tmp_path: Path, playbook: str, text: str | None
+) -> None:
+    """The project's own copy of a runbook imports its preflight from the project, and a
+    file that imports the runbook with variables changes it: neither is the runbook."""
+    if text:
+        (project / playbook).write_text("---\n" + text)
+    before = sandbox.host_state()
+
+    try:
+        runner = launch(
+            project, sandbox, tmp_path, "app", playbook=playbook, rollback_confirmed="true"
+        )
+    finally:
+        if text:
+            (project / playbook).unlink()
+
+    assert runner.status == "failed", stdout_tail(runner)
+    (role, _task, message), *_ = failed_tasks(runner)
+    assert role == "rollback_authorize"
+    expected = "not run as written" if text else "not a runbook of this collection"
+    assert expected in message
+    assert sandbox.host_state() == before
+
+
 def test_job_rerun_after_a_rollback_is_refused_and_changes_nothing(
     project: Path, sandbox: Sandbox, tmp_path: Path
 ) -> None:
@@ -243,13 +313,13 @@ GUARDED_APPROVER = "erin"  # an engineering manager: may approve an app rollback
 
 def project_audit(project: Path, environment: str) -> list[dict[str, Any]]:
     """A guarded environment's audit log as the job's own project keeps it (its policy's
-    state_dir, relative to the tree the plugins came from)."""
-    path = project / ".state" / "guarded" / environment / "audit.jsonl"
+    state_dir, relative to the tree the plugins came from: the installed collection)."""
+    path = trust_root(project) / ".state" / "guarded" / environment / "audit.jsonl"
     return AuditLog(path).entries() if path.exists() else []
 
 
 def project_locks(project: Path, environment: str) -> list[str]:
-    folder = project / ".state" / "guarded" / environment / "locks"
+    folder = trust_root(project) / ".state" / "guarded" / environment / "locks"
     return sorted(p.name for p in folder.glob("*.lock")) if folder.exists() else []
 
 
@@ -426,13 +496,18 @@ def test_guarded_job_options_cannot_skip_or_steer_the_preflight(
 def awx_project(tmp_path_factory: pytest.TempPathFactory, guarded_stack: Sandbox) -> Path:
     """A project whose sandbox-guarded policy takes the user AWX authenticated as the
     requester (awx_requester: true), with the approvers' keys in its own trust root."""
-    root = copy_checkout(tmp_path_factory.mktemp("awx-requester-project"))
-    policy = root / "inventories" / GUARDED / "policy.yml"
-    text = policy.read_text().replace("\nguarded: true\n", "\nguarded: true\nawx_requester: true\n")
-    policy.write_text(text)
-    assert "awx_requester: true" in policy.read_text()
+
+    def awx_requester(inventories: Path) -> None:
+        policy = inventories / GUARDED / "policy.yml"
+        text = policy.read_text()
+        policy.write_text(
+            text.replace("\nguarded: true\n", "\nguarded: true\nawx_requester: true\n")
+        )
+        assert "awx_requester: true" in policy.read_text()
+
+    root = awx_site(tmp_path_factory.mktemp("awx-requester"), awx_requester)
     signers = {name: key for name, key in guarded_stack.keys.items() if name != "mallory"}
-    trust = root / ".state" / "guarded" / GUARDED
+    trust = trust_root(root) / ".state" / "guarded" / GUARDED
     write_allowed_signers(trust / "signers" / "allowed_signers", signers)
     return root
 

@@ -143,29 +143,54 @@ def test_rollback_type_is_the_playbooks_not_a_variable(guarded: Sandbox) -> None
 
 
 def test_an_edited_copy_of_a_runbook_is_not_that_runbook(guarded: Sandbox, tmp_path: Path) -> None:
-    """A copy outside the collection counts only when it is byte for byte the reviewed one."""
+    """A copy outside the collection is not the runbook: what it runs is the copy's."""
     for name in ("app.yml", "preflight.yml"):
         shutil.copy2(guarded.checkout / "playbooks" / name, tmp_path / name)
     edited = tmp_path / "app.yml"
     # The same plays without the last one: the release rolled away from would stay "stable".
     edited.write_text(edited.read_text().split("- name: Mark the release rolled away from")[0])
     before, audited = guarded.host_state(), len(guarded.audit_entries())
+
+    run = _ansible_playbook(guarded, edited)
+
+    assert run.returncode != 0
+    # ansible wraps the message over lines.
+    assert "app.yml is not a runbook of this collection" in " ".join(run.stdout.split())
+    assert guarded.host_state() == before
+    assert len(refusals(guarded, audited)) == 1
+
+
+def test_a_run_without_the_record_callback_is_refused(guarded: Sandbox, tmp_path: Path) -> None:
+    """The callback tells the authorize step which plays were loaded; turned off, it cannot."""
+    before, audited = guarded.host_state(), len(guarded.audit_entries())
+
+    run = _ansible_playbook(
+        guarded,
+        guarded.checkout / "playbooks" / "app.yml",
+        # Another callback in its place (an empty list is not a valid setting).
+        ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.junit",
+        JUNIT_OUTPUT_DIR=str(tmp_path),
+    )
+
+    assert run.returncode != 0
+    assert "nothing recorded which plays this run loaded" in " ".join(run.stdout.split())
+    assert guarded.host_state() == before
+    assert len(refusals(guarded, audited)) == 1
+
+
+def _ansible_playbook(guarded: Sandbox, playbook: Path, **env: str) -> subprocess.CompletedProcess:
+    """A confirmed plain ansible-playbook run of playbook against the guarded stack."""
     inventory = guarded.checkout / "inventories" / ENV / "hosts.yml"
-    run = subprocess.run(
-        [VENV_BIN / "ansible-playbook", edited, "-e", "rollback_confirmed=true", "-i", inventory],
+    return subprocess.run(
+        [VENV_BIN / "ansible-playbook", playbook, "-e", "rollback_confirmed=true", "-i", inventory],
         cwd=guarded.checkout,
-        env={**guarded.env, "PATH": f"{VENV_BIN}:{os.environ['PATH']}"},
+        env={**guarded.env, "PATH": f"{VENV_BIN}:{os.environ['PATH']}", **env},
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
         timeout=600,
         check=False,
     )
-    assert run.returncode != 0
-    # ansible wraps the message over lines.
-    assert "app.yml is not a runbook of this collection" in " ".join(run.stdout.split())
-    assert guarded.host_state() == before
-    assert len(refusals(guarded, audited)) == 1
 
 
 @pytest.mark.parametrize(

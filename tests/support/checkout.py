@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from tests.support.sandbox import REPO_ROOT, CliResult, Sandbox
@@ -11,6 +13,7 @@ from tests.support.sandbox import REPO_ROOT, CliResult, Sandbox
 # with the policies beside their inventories.
 PROJECT_CONTENT = (
     "ansible.cfg",
+    "awx",
     "galaxy.yml",
     "meta",
     "playbooks",
@@ -35,6 +38,31 @@ def copy_checkout(dest: Path, *extra: str) -> Path:
         else:
             shutil.copy2(source, dest / name)
     return dest
+
+
+# The link that makes a checkout its own collection: scripts/setup.sh makes it, a project sync
+# does not bring it.
+SELF_LINK = Path("collections/ansible_collections/rollbackctl/runbooks")
+
+
+def install_collection(checkout: Path, dest: Path) -> Path:
+    """The collection of checkout, built and installed under dest/collections the way
+    ansible-builder installs it into an execution environment image; its installed root."""
+    galaxy = str(Path(sys.executable).parent / "ansible-galaxy")
+    build = dest / "build"
+    subprocess.run(
+        [galaxy, "collection", "build", "--output-path", str(build), str(checkout)],
+        check=True,
+        capture_output=True,
+    )
+    tarball = next(build.glob("rollbackctl-runbooks-*.tar.gz"))
+    install = [galaxy, "collection", "install", "--offline", "--no-deps", "--force"]
+    subprocess.run(
+        [*install, "-p", str(dest / "collections"), str(tarball)],
+        check=True,
+        capture_output=True,
+    )
+    return dest / "collections" / "ansible_collections" / "rollbackctl" / "runbooks"
 
 
 def cli_from(checkout: Path, env: dict[str, str], *args: str) -> CliResult:

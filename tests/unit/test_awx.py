@@ -34,9 +34,17 @@ def test_every_rollback_playbook_has_a_job_template() -> None:
     assert generated == playbooks
 
 
-def test_templates_point_at_their_playbook() -> None:
+def test_templates_run_a_project_file_that_only_imports_the_collections_runbook() -> None:
+    """AWX runs project files; the authorize step accepts the collection's runbook only, as
+    written, which in AWX is the execution environment's, reached by name."""
     for playbook in awx.rollback_playbooks(REPO_ROOT):
-        assert template(playbook.stem)["playbook"] == f"playbooks/{playbook.name}"
+        path = template(playbook.stem)["playbook"]
+        assert path == f"awx/playbooks/{playbook.name}"
+        plays = yaml.safe_load((REPO_ROOT / path).read_text())
+        assert [set(play) for play in plays] == [{"name", "ansible.builtin.import_playbook"}]
+        assert (
+            plays[0]["ansible.builtin.import_playbook"] == f"rollbackctl.runbooks.{playbook.stem}"
+        )
 
 
 def test_every_survey_asks_for_confirmation_defaulting_to_no() -> None:
