@@ -8,6 +8,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils import grant as run_grant
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.guarded import (
     IDENTITY_MODULE,
+    connection_of,
     identity_file,
 )
 
@@ -27,5 +28,7 @@ class ActionModule(ActionBase):
             )
         )
         if not result.get("failed"):
-            run_grant.record_identity(os.getppid(), host, result.get("environment"))
+            run_grant.record_identity(
+                os.getppid(), host, result.get("environment"), connection_of(self, task_vars)
+            )
         return result

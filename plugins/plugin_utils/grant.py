@@ -19,9 +19,10 @@ from typing import Any
 
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.paths import controller_dir
 
-# Per-process files: the grant, the identities the preflight read, the decision marker, and
+# Per-process files: the grant, the identities the preflight read and the connections it read
+# them over, the decision marker, and
 # which runbook the loaded plays are (written as the playbook starts, before any task).
-KINDS = ("grants", "identities", "decided", "runbooks")
+KINDS = ("grants", "identities", "connections", "decided", "runbooks")
 
 
 def process_start(pid: int) -> str:
@@ -140,9 +141,21 @@ def loaded_runbook(pid: int) -> LoadedRunbook | None:
         return None
 
 
-def record_identity(pid: int, host: str, environment: str | None) -> None:
+def record_identity(pid: int, host: str, environment: str | None, connection: str) -> None:
+    """host carries environment, as read over connection (see guarded.connection_of)."""
     with _locked("identities", pid) as (_path, data):
         data[host] = environment
+    with _locked("connections", pid) as (_path, data):
+        data[host] = connection
+
+
+def connection(pid: int, host: str) -> str | None:
+    """The connection host's identity was read over in this process, None if never read."""
+    try:
+        data = json.loads(_path("connections", pid).read_text())
+    except (OSError, ValueError):
+        return None
+    return data.get(host) if isinstance(data, dict) else None
 
 
 def identities(pid: int) -> dict[str, str | None]:

@@ -5,6 +5,7 @@ signed approvals, the environment lock, single-use nonces and the audit trail, i
 from __future__ import annotations
 
 import contextlib
+import json
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -437,16 +438,27 @@ def step_refusal(
     check_mode: bool,
     extra_var_names: Sequence[str],
     inventories: Sequence[str],
+    connection: str,
     read_identity: Callable[[], str | None],
     grant_problem: Callable[[grant.Grant], str | None],
 ) -> str | None:
-    """Why a host-changing step may not run here, or None; refusals are audited."""
+    """Why a host-changing step may not run here, or None; refusals are audited.
+
+    connection is how this step reaches host: a step may change a host only over the
+    connection its identity was read over.
+    """
     held = grant.read(pid)
     if held is not None:
+        identified_over = grant.connection(pid, host)
         if host not in held.hosts:
             problem = (
                 f"{host} is not a host run {held.run_id} was authorized for "
                 f"({held.environment}: {', '.join(held.hosts)})"
+            )
+        elif identified_over != connection:
+            problem = (
+                f"{host} is reached over another connection than the one its identity was "
+                f"read over ({_changed_parts(identified_over, connection)})"
             )
         elif held.check and not check_mode:
             problem = f"run {held.run_id} was authorized as a plan (--check); it changes nothing"
@@ -470,10 +482,13 @@ def step_refusal(
         return f"{problem}; pass one inventory and no connection or identity overrides"
     known = grant.identities(pid)
     try:
-        environment = known[host] if host in known else read_identity()
+        if host in known and grant.connection(pid, host) == connection:
+            environment = known[host]
+        else:
+            environment = read_identity()
     except (OSError, ValueError) as exc:
         return f"cannot read the environment identity of {host}: {exc}"
-    grant.record_identity(pid, host, environment)
+    grant.record_identity(pid, host, environment, connection)
     if environment is None or not is_guarded(environment):
         return None
     problem = (
@@ -483,6 +498,18 @@ def step_refusal(
     )
     _audit_step_refusal(environment, "unknown", _unauthorized_run(pid), host, action, problem)
     return f"{problem}; run the whole runbook, e.g. 'rollbackctl app {environment}'"
+
+
+def _changed_parts(before: str | None, now: str) -> str:
+    """'name: old -> new' for each part of a connection line that differs."""
+    if before is None:
+        return "its identity was never read"
+    old, new = json.loads(before), json.loads(now)
+    return ", ".join(
+        f"{name}: {old.get(name)} -> {new.get(name)}"
+        for name in sorted(set(old) | set(new))
+        if old.get(name) != new.get(name)
+    )
 
 
 def _unauthorized_run(pid: int) -> str:

@@ -9,6 +9,7 @@ process) whether this host may change in this run; a step outside any authorized
 change only hosts of an embedded environment.
 """
 
+import json
 import os
 
 from ansible import context
@@ -34,6 +35,30 @@ def identity_file(action, task_vars):
         host_vars = (task_vars.get("ansible_delegated_vars") or {}).get(action._task.delegate_to)
     path = (host_vars or {}).get(IDENTITY_VAR)
     return str(action._templar.template(path)) if path else DEFAULT_IDENTITY_FILE
+
+
+def connection_of(action, task_vars):
+    """How this action reaches its host: transport, address, port, user, interpreter and
+    identity file, as one JSON line.
+
+    The identity a host carries is true only of the connection it was read over: a run whose
+    inventory switched any of these between its preflight and a later step (a variable
+    templated on the play, say) would change a host other than the one that was identified.
+    """
+    context = action._play_context
+    host_vars = task_vars
+    if action._task.delegate_to:
+        host_vars = (task_vars.get("ansible_delegated_vars") or {}).get(action._task.delegate_to)
+    python = (host_vars or {}).get("ansible_python_interpreter")
+    parts = {
+        "transport": action._connection.transport,
+        "address": getattr(context, "remote_addr", None),
+        "port": getattr(context, "port", None),
+        "user": getattr(context, "remote_user", None),
+        "python": action._templar.template(python) if python else None,
+        "identity": identity_file(action, task_vars),
+    }
+    return json.dumps({name: str(value) for name, value in parts.items()}, sort_keys=True)
 
 
 def changed_host(task, task_vars):
@@ -72,6 +97,7 @@ class GuardedActionMixin:
             check_mode=bool(self._task.check_mode),
             extra_var_names=sorted(load_extra_vars(self._loader)),
             inventories=list(context.CLIARGS.get("inventory") or ()),
+            connection=connection_of(self, task_vars),
             read_identity=lambda: self._read_identity(task_vars),
             grant_problem=lambda grant: self.grant_problem(grant, task_vars),
         )

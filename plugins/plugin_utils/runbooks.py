@@ -64,6 +64,33 @@ COMMON_INPUTS: Mapping[str, Mapping[str, Any]] = {
         "description": "Run under the policy's break-glass rule (sign-off due afterwards).",
     },
 }
+COLLECTION_PREFIX = "rollbackctl.runbooks."
+# Folders Ansible loads from beside the playbook it was given: plugins of every kind, modules,
+# module_utils and collections.
+LOADED_BESIDE_PLAYBOOK = frozenset(
+    {
+        "action_plugins",
+        "become_plugins",
+        "cache_plugins",
+        "callback_plugins",
+        "cliconf_plugins",
+        "collections",
+        "connection_plugins",
+        "doc_fragments",
+        "filter_plugins",
+        "httpapi_plugins",
+        "inventory_plugins",
+        "library",
+        "lookup_plugins",
+        "module_utils",
+        "netconf_plugins",
+        "shell_plugins",
+        "strategy_plugins",
+        "terminal_plugins",
+        "test_plugins",
+        "vars_plugins",
+    }
+)
 # Set by AWX/Tower itself on every job.
 PLATFORM_PREFIXES = ("awx_", "tower_")
 
@@ -108,6 +135,9 @@ def runbook_of(playbooks: Sequence[str], plays: Sequence[LoadedPlay]) -> tuple[s
             f"{max(len(playbooks), len(named))} runbooks in one run ({runs})", hint=hint
         )
     name = named[0]
+    problem = _launch_problem(playbooks[0], name, home)
+    if problem:
+        raise NotAuthorizedError(problem, hint=hint)
     written = written_plays(home / name)
     # The collection may be reached through a link (a checkout's collections/ folder).
     plays = [
@@ -125,6 +155,36 @@ def runbook_of(playbooks: Sequence[str], plays: Sequence[LoadedPlay]) -> tuple[s
             hint=hint,
         )
     return name, runbooks[name].policy
+
+
+def _launch_problem(given: str, name: str, home: Path) -> str | None:
+    """Why the playbook ansible-playbook was given may not launch runbook name, or None.
+
+    Ansible loads plugin and collection folders found beside that playbook, and templates an
+    import's name, before anything of this collection runs. The runbook's own file and its
+    name need no check; any other file must be exactly one plain import of the runbook by
+    name, in a folder with no plugin or collection folder. Code that was loaded that way
+    could undo this check; it keeps an ordinary project file from smuggling code in.
+    """
+    if given == f"{COLLECTION_PREFIX}{Path(name).stem}" or _at_home(given, home):
+        return None
+    path = Path(given)
+    try:
+        entries = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        return f"{given} cannot be read as a playbook: {exc}"
+    plain = {"name", "ansible.builtin.import_playbook", "import_playbook"}
+    imported = [
+        entry.get("ansible.builtin.import_playbook") or entry.get("import_playbook")
+        for entry in entries or []
+        if isinstance(entry, dict) and set(entry) <= plain
+    ]
+    if imported != [f"{COLLECTION_PREFIX}{Path(name).stem}"] or len(entries) != 1:
+        return f"{given} is not one plain import of {COLLECTION_PREFIX}{Path(name).stem}"
+    beside = sorted(p.name for p in path.parent.iterdir() if p.name in LOADED_BESIDE_PLAYBOOK)
+    if beside:
+        return f"{given} has {beside[0]}/ beside it, which Ansible would load into the run"
+    return None
 
 
 def written_plays(path: Path) -> list[LoadedPlay]:
@@ -154,9 +214,8 @@ def written_plays(path: Path) -> list[LoadedPlay]:
 
 
 def _imported_path(imported: str, folder: Path) -> Path:
-    prefix = "rollbackctl.runbooks."
-    if imported.startswith(prefix):
-        return folder / f"{imported.removeprefix(prefix)}.yml"
+    if imported.startswith(COLLECTION_PREFIX):
+        return folder / f"{imported.removeprefix(COLLECTION_PREFIX)}.yml"
     return folder / imported
 
 

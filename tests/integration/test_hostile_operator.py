@@ -151,7 +151,7 @@ def test_an_edited_copy_of_a_runbook_is_not_that_runbook(guarded: Sandbox, tmp_p
     edited.write_text(edited.read_text().split("- name: Mark the release rolled away from")[0])
     before, audited = guarded.host_state(), len(guarded.audit_entries())
 
-    run = _ansible_playbook(guarded, edited)
+    run = playbook(guarded, str(edited), "-e", json.dumps({"rollback_confirmed": True}))
 
     assert run.returncode != 0
     # ansible wraps the message over lines.
@@ -164,33 +164,22 @@ def test_a_run_without_the_record_callback_is_refused(guarded: Sandbox, tmp_path
     """The callback tells the authorize step which plays were loaded; turned off, it cannot."""
     before, audited = guarded.host_state(), len(guarded.audit_entries())
 
-    run = _ansible_playbook(
+    run = playbook(
         guarded,
-        guarded.checkout / "playbooks" / "app.yml",
+        "app.yml",
+        "-e",
+        json.dumps({"rollback_confirmed": True}),
         # Another callback in its place (an empty list is not a valid setting).
-        ANSIBLE_CALLBACKS_ENABLED="ansible.builtin.junit",
-        JUNIT_OUTPUT_DIR=str(tmp_path),
+        env={
+            "ANSIBLE_CALLBACKS_ENABLED": "ansible.builtin.junit",
+            "JUNIT_OUTPUT_DIR": str(tmp_path),
+        },
     )
 
     assert run.returncode != 0
     assert "nothing recorded which plays this run loaded" in " ".join(run.stdout.split())
     assert guarded.host_state() == before
     assert len(refusals(guarded, audited)) == 1
-
-
-def _ansible_playbook(guarded: Sandbox, playbook: Path, **env: str) -> subprocess.CompletedProcess:
-    """A confirmed plain ansible-playbook run of playbook against the guarded stack."""
-    inventory = guarded.checkout / "inventories" / ENV / "hosts.yml"
-    return subprocess.run(
-        [VENV_BIN / "ansible-playbook", playbook, "-e", "rollback_confirmed=true", "-i", inventory],
-        cwd=guarded.checkout,
-        env={**guarded.env, "PATH": f"{VENV_BIN}:{os.environ['PATH']}", **env},
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
 
 
 @pytest.mark.parametrize(
@@ -364,6 +353,40 @@ def test_a_second_inventory_cannot_relabel_the_hosts(guarded: Sandbox, tmp_path:
     assert "-e rollbackctl_identity_file is not a run input" in error_lines(relabel)
     assert guarded.host_state() == before
     assert len(refusals(guarded, audited)) + len(guarded.local_refusals()) - local == 2
+
+
+def test_an_inventory_that_moves_the_identity_after_the_preflight_changes_nothing(
+    guarded: Sandbox, tmp_path: Path
+) -> None:
+    """A host's identity holds for the connection it was read over: an inventory whose
+    variables read the preflight's identity elsewhere than the later plays reach (here the
+    identity file, by play name; over ssh it could be the address or the connection) gets
+    an authorized run that no host-changing step accepts."""
+    fake_identity = tmp_path / "identity"
+    fake_identity.write_text("sandbox\n")
+    inventory = tmp_path / "inventory"
+    shutil.copytree(guarded.checkout / "inventories" / ENV, inventory)
+    with (inventory / "group_vars" / "all" / "connection.yml").open("a") as varsfile:
+        varsfile.write(
+            "rollbackctl_identity_file: >-\n"
+            f"  {{{{ '{fake_identity}' if ansible_play_name == "
+            "'Read the environment identity of every host' else sandbox_dir ~ '/identity' }}\n"
+        )
+    before = guarded.host_state()
+
+    run = playbook(
+        guarded,
+        "app.yml",
+        "-e",
+        json.dumps({"rollback_confirmed": True}),
+        inventory=[inventory / "hosts.yml"],
+    )
+
+    assert run.returncode != 0
+    output = " ".join(run.stdout.split())
+    assert "reached over another connection than the one its identity was read over" in output
+    assert f"identity: {fake_identity} ->" in output
+    assert guarded.host_state() == before
 
 
 def test_a_truncated_audit_log_refuses_and_leaves_no_lock(guarded: Sandbox) -> None:

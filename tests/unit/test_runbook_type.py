@@ -39,6 +39,8 @@ WRAPPERS = {
     "  when: inventory_hostname == 'app1'\n",
     "two": "- ansible.builtin.import_playbook: rollbackctl.runbooks.app\n"
     "- ansible.builtin.import_playbook: rollbackctl.runbooks.database\n",
+    "templated": "- ansible.builtin.import_playbook: \"rollbackctl.runbooks.{{ 'app' }}\"\n",
+    "plugins-beside": "- ansible.builtin.import_playbook: rollbackctl.runbooks.app\n",
 }
 # One process of its own loads every playbook of this module: Ansible's collection finder,
 # once installed, owns the ansible_collections namespace of its whole process.
@@ -62,10 +64,10 @@ print(json.dumps(loaded))
 
 
 @pytest.fixture(scope="module")
-def loaded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[LoadedPlay]]:
+def loaded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, list[LoadedPlay]]]:
     """Plays as Ansible loads them for ansible-playbook, by playbook: the collection's
     runbooks and helpers, a copy of its playbooks folder, a link to a runbook, and the
-    playbooks of WRAPPERS."""
+    playbooks of WRAPPERS, each in a folder of its own; (path, plays) by name."""
     folder = tmp_path_factory.mktemp("playbooks")
     shutil.copytree(PLAYBOOKS, folder / "copy")
     (folder / "link").mkdir()
@@ -75,8 +77,10 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[LoadedPla
     paths |= {name: PLAYBOOKS / f"{name}.yml" for name in ("deploy", "sandbox")}
     paths |= {"copy": folder / "copy" / "app.yml", "link": folder / "link" / "app.yml"}
     for name, text in WRAPPERS.items():
-        paths[name] = folder / f"{name}.yml"
+        paths[name] = folder / name / f"{name}.yml"
+        paths[name].parent.mkdir()
         paths[name].write_text("---\n" + text)
+    (folder / "plugins-beside" / "callback_plugins").mkdir()
     done = subprocess.run(
         [
             sys.executable,
@@ -93,31 +97,63 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[LoadedPla
     assert done.returncode == 0, done.stderr
     plays = json.loads(done.stdout)
     return {
-        name: [LoadedPlay(**{**p, "tags": tuple(p["tags"])}) for p in plays[str(path)]]
+        name: (str(path), [LoadedPlay(**{**p, "tags": tuple(p["tags"])}) for p in plays[str(path)]])
         for name, path in paths.items()
     }
 
 
+def verdict(run: tuple[str, list[LoadedPlay]]) -> tuple[str, str] | None:
+    """runbook_of for ansible-playbook started with the playbook file."""
+    path, plays = run
+    return runbook_of([path], plays)
+
+
 def test_the_collections_runbook_has_its_registered_type(loaded) -> None:
-    assert loaded["database"] == written_plays(PLAYBOOKS / "database.yml")
-    assert runbook_of(["playbooks/database.yml"], loaded["database"]) == ("database.yml", "db")
-    assert runbook_of(["read_only.yml"], loaded["read_only"]) == ("read_only.yml", "emergency-stop")
+    assert loaded["database"][1] == written_plays(PLAYBOOKS / "database.yml")
+    assert verdict(loaded["database"]) == ("database.yml", "db")
+    assert verdict(loaded["read_only"]) == ("read_only.yml", "emergency-stop")
+
+
+def test_the_runbook_named_by_its_collection_name_is_that_runbook(loaded) -> None:
+    """ansible-playbook rollbackctl.runbooks.app"""
+    assert runbook_of(["rollbackctl.runbooks.app"], loaded["app"][1]) == ("app.yml", "app")
 
 
 def test_a_playbook_that_only_imports_the_runbook_by_name_is_that_runbook(loaded) -> None:
     """How AWX runs it: a project file importing the collection's runbook."""
-    assert runbook_of(["awx_app.yml"], loaded["awx_app"]) == ("app.yml", "app")
+    assert verdict(loaded["awx_app"]) == ("app.yml", "app")
 
 
 def test_a_copy_elsewhere_is_not_a_runbook_even_when_identical(loaded) -> None:
     """What it imports would come from beside the copy, and the copy can change under the run."""
-    assert loaded["copy"]
-    assert runbook_of(["app.yml"], loaded["copy"]) is None
+    assert loaded["copy"][1]
+    assert verdict(loaded["copy"]) is None
 
 
 def test_a_link_to_the_runbook_from_elsewhere_is_not_a_runbook(loaded) -> None:
     """Ansible loads preflight.yml from the link's folder, not the runbook's."""
-    assert runbook_of(["app.yml"], loaded["link"]) is None
+    assert verdict(loaded["link"]) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("play-before", "is not one plain import of rollbackctl.runbooks.app"),
+        ("play-after", "is not one plain import of rollbackctl.runbooks.app"),
+        ("import-vars", "is not one plain import of rollbackctl.runbooks.app"),
+        ("import-tags", "is not one plain import of rollbackctl.runbooks.app"),
+        ("import-when", "is not one plain import of rollbackctl.runbooks.app"),
+        ("two", "2 runbooks in one run (app.yml, database.yml)"),
+        ("templated", "is not one plain import of rollbackctl.runbooks.app"),
+        ("plugins-beside", "has callback_plugins/ beside it"),
+    ],
+)
+def test_a_playbook_other_than_one_plain_import_is_refused(loaded, name: str, reason: str) -> None:
+    with pytest.raises(NotAuthorizedError) as refused:
+        verdict(loaded[name])
+
+    assert reason in refused.value.one_line()
+    assert "ansible-playbook rollbackctl.runbooks.NAME" in refused.value.one_line()
 
 
 @pytest.mark.parametrize(
@@ -128,24 +164,25 @@ def test_a_link_to_the_runbook_from_elsewhere_is_not_a_runbook(loaded) -> None:
         ("import-vars", "variables set by its import (rollback_release_state_dir)"),
         ("import-tags", "has tags quick added"),
         ("import-when", "imported under a condition"),
-        ("two", "2 runbooks in one run (app.yml, database.yml)"),
     ],
 )
-def test_a_runbook_not_run_as_written_is_refused(loaded, name: str, reason: str) -> None:
+def test_plays_other_than_the_runbooks_as_written_are_refused(
+    loaded, name: str, reason: str
+) -> None:
+    """Whatever file started them: the plays themselves are checked too."""
     with pytest.raises(NotAuthorizedError) as refused:
-        runbook_of([f"{name}.yml"], loaded[name])
+        runbook_of(["rollbackctl.runbooks.app"], loaded[name][1])
 
     assert reason in refused.value.one_line()
-    assert "ansible-playbook rollbackctl.runbooks.NAME" in refused.value.one_line()
 
 
 def test_a_playbook_the_registry_does_not_list_is_not_a_runbook(loaded) -> None:
     for name in ("deploy", "sandbox"):
-        assert loaded[name]
-        assert runbook_of([f"{name}.yml"], loaded[name]) is None
+        assert loaded[name][1]
+        assert verdict(loaded[name]) is None
 
 
 def test_one_runbook_per_run(loaded) -> None:
     """ansible-playbook app.yml database.yml: each playbook is checked as it starts."""
     with pytest.raises(NotAuthorizedError, match="2 runbooks in one run"):
-        runbook_of(["app.yml", "database.yml"], loaded["app"])
+        runbook_of([loaded["app"][0], loaded["database"][0]], loaded["app"][1])
