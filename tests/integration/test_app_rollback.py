@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,17 @@ def test_rollback_serves_the_stable_release_and_fixes_order_placement(sandbox: S
     assert sandbox.served_release() == GOOD
     assert sandbox.place_order() == 201
     assert sandbox.current_links() == {host: GOOD for host in APP_HOSTS}
+
+
+def test_sandbox_status_names_the_url_and_database_the_stack_serves(sandbox: Sandbox) -> None:
+    status = sandbox.status()
+
+    with urllib.request.urlopen(status["url"] + "/api/health", timeout=5) as resp:
+        assert json.load(resp)["release"] == BAD
+    assert status["database"]["port"] == sandbox.db_port
+    assert sandbox.database_fingerprint()["tables"]["products"][0] > 0
+    assert status["services"] == {"app1": True, "app2": True, "db1": True, "lb1": True}
+    assert status["current"] == {host: BAD for host in APP_HOSTS}
 
 
 def test_rolled_away_release_is_marked_bad_and_kept_on_disk(sandbox: Sandbox) -> None:

@@ -119,12 +119,18 @@ class Sandbox:
         return self.cli("sandbox", "status", "--env", self.environment, "--output", "json").json()
 
     @property
+    def ports(self) -> dict[str, int]:
+        """The stack's ports, as `sandbox up` chose them once (sandbox.json); `sandbox status`
+        reports the same (test_app_rollback checks it), without a CLI process per request."""
+        return json.loads((self.root / "sandbox.json").read_text())["ports"]
+
+    @property
     def url(self) -> str:
-        return self.status()["url"]
+        return f"http://127.0.0.1:{self.ports['lb1']}"
 
     @property
     def db_port(self) -> int:
-        return int(self.status()["database"]["port"])
+        return int(self.ports["db1"])
 
     # --- what users and operators see -------------------------------------------------
     def request(self, method: str, path: str, body: Any = None, token: str | None = None):
@@ -242,7 +248,7 @@ class Sandbox:
             self._snapshot / "upstream.d"
         ):
             return False
-        ports = json.loads((self.root / "sandbox.json").read_text())["ports"]
+        ports = self.ports
         served = {host: _release_at(ports[host]) for host in APP_HOSTS}
         served["nginx"] = _release_at(ports["lb1"])
         expected = {(self._snapshot / host / "current").read_text() for host in APP_HOSTS}
@@ -263,17 +269,20 @@ class Sandbox:
         upstream = self.root / "nginx/conf/upstream.d"
         shutil.rmtree(upstream)
         shutil.copytree(self._snapshot / "upstream.d", upstream)
-        # The operator of this machine owns the local stack: a guarded one leaves its
-        # environment while the test puts it back, exactly as `sandbox up` does.
-        identity = self.root / "identity"
-        enrolled = identity.read_text() if identity.exists() else None
-        identity.unlink(missing_ok=True)
-        try:
-            started = self.run_playbook("app_service.yml", environment=self.environment)
-            assert started.returncode == 0, started.stdout[-2000:]
-        finally:
-            if enrolled is not None:
-                identity.write_text(enrolled)
+        # Each app host's own supervisor script (what the app_service role runs on it) puts
+        # the restored release back in service: the stack's owner resetting it, outside any run.
+        starting = {
+            host: subprocess.Popen(
+                [str(self.root / "app" / host / "bin" / "appctl"), "ensure-started"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            for host in APP_HOSTS
+        }
+        for host, process in starting.items():
+            output, _ = process.communicate(timeout=120)
+            assert process.returncode == 0, f"{host}: {output[-2000:]}"
         subprocess.run(
             ["nginx", "-s", "reload", "-p", f"{self.root}/nginx/", "-c", "conf/nginx.conf"],
             check=True,
