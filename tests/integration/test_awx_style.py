@@ -300,11 +300,15 @@ def test_job_rerun_after_a_rollback_is_refused_and_changes_nothing(
 def test_launching_awx_user_is_recorded_in_the_audit_log(
     project: Path, sandbox: Sandbox, tmp_path: Path
 ) -> None:
-    launch(project, sandbox, tmp_path, "app", rollback_confirmed="true")
+    audited = len(AuditLog(sandbox.audit_path).entries())
 
-    entries = AuditLog(sandbox.audit_path).entries()
+    runner = launch(project, sandbox, tmp_path, "app", awx_user="dora", rollback_confirmed="true")
+
+    assert runner.status == "successful", stdout_tail(runner)
+    entries = AuditLog(sandbox.audit_path).entries()[audited:]
     attempts = [e for e in entries if e.get("event") == "attempt"]
-    assert attempts and attempts[-1]["launched_by"] == AWX_USER
+    assert [e["launched_by"] for e in attempts] == ["dora"]
+    assert attempts[0]["outcome"] == "started"
 
 
 # --- a guarded environment: AWX's word for who launched is not proof of who asks --------------

@@ -117,9 +117,16 @@ def test_tags_and_steps_cannot_skip_the_preflight(guarded: Sandbox) -> None:
     ids=["deploy", "app-service", "sandbox-stop", "backup-verify"],
 )
 def test_helper_playbooks_change_no_guarded_host(guarded: Sandbox, name: str, extra: dict) -> None:
+    if name == "backup_verify.yml":
+        made = guarded.cli("backup", ENV, "--output", "json")
+        assert made.code == 0, made.stderr
     before, audited = guarded.host_state(), len(guarded.audit_entries())
     run = playbook(guarded, name, "-e", json.dumps(extra))
-    if name != "backup_verify.yml":
+    if name == "backup_verify.yml":
+        # Verifying restores the backup into a scratch database and drops it: it runs, and
+        # the live database and every other database are as they were.
+        assert run.returncode == 0, run.stdout[-2000:]
+    else:
         assert run.returncode != 0
         assert "belongs to sandbox-guarded" in error_lines(run)
         assert refusals(guarded, audited)
@@ -139,7 +146,9 @@ def test_rollback_type_is_the_playbooks_not_a_variable(guarded: Sandbox) -> None
     assert run.returncode != 0
     assert "-e rollback_type is not a run input" in error_lines(run)
     assert guarded.host_state() == before
-    assert len(refusals(guarded, audited)) == 1
+    refused = refusals(guarded, audited)
+    assert len(refused) == 1
+    assert refused[0]["rollback_type"] == "db"
 
 
 def test_an_edited_copy_of_a_runbook_is_not_that_runbook(guarded: Sandbox, tmp_path: Path) -> None:
@@ -389,9 +398,17 @@ def test_an_inventory_that_moves_the_identity_after_the_preflight_changes_nothin
     assert guarded.host_state() == before
 
 
-def test_a_truncated_audit_log_refuses_and_leaves_no_lock(guarded: Sandbox) -> None:
+def test_a_truncated_audit_log_refuses_and_leaves_no_lock(guarded: Sandbox, tmp_path: Path) -> None:
+    """An approved run takes the lock, then cannot write its start to the damaged log: it is
+    refused, and gives the lock back."""
     # A refused run writes the environment's log (a plan writes nothing), whatever ran before.
     assert guarded.cli("app", ENV, "--yes").code == 4
+    approval = tmp_path / "erin.approval"
+    made = guarded.cli(
+        "approve", ENV, "app", "--target", GOOD, "--requester", "oscar",
+        "--approver", "erin", "--key", str(guarded.keys["erin"]), "--out", str(approval),
+    )  # fmt: skip
+    assert made.code == 0, made.stderr
     log = guarded.audit_path
     assert log.exists()
     original = log.read_bytes()
@@ -399,7 +416,9 @@ def test_a_truncated_audit_log_refuses_and_leaves_no_lock(guarded: Sandbox) -> N
     try:
         before = guarded.host_state()
         guarded.env["ROLLBACKCTL_OPERATOR"] = "oscar"
-        result = guarded.cli("app", ENV, "--yes", "--key", str(guarded.keys["oscar"]))
+        result = guarded.cli(
+            "app", ENV, "--yes", "--approval", str(approval), "--key", str(guarded.keys["oscar"])
+        )
         assert result.code != 0
         assert "audit" in result.stderr.strip().splitlines()[-1]
         assert guarded.host_state() == before

@@ -146,6 +146,9 @@ def test_rerun_to_named_release_on_a_converged_fleet_changes_nothing(
 
     assert result.code == 0, result.stderr
     assert (result.json()["from"], result.json()["to"]) == (GOOD, GOOD)
+    assert {host: counts["changed"] for host, counts in result.json()["hosts"].items()} == {
+        host: 0 for host in result.json()["hosts"]
+    }
     assert apps_and_nginx(sandbox) == before
     assert served_by_each_host(sandbox) == {"app1": GOOD, "app2": GOOD}
 
