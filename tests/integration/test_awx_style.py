@@ -276,7 +276,7 @@ def test_a_project_playbook_that_is_not_the_collections_runbook_is_refused(
     assert runner.status == "failed", stdout_tail(runner)
     (role, _task, message), *_ = failed_tasks(runner)
     assert role == "rollback_authorize"
-    expected = "not run as written" if text else "not a runbook of this collection"
+    expected = "is not one plain import of" if text else "not a runbook of this collection"
     assert expected in message
     assert sandbox.host_state() == before
 
