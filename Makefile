@@ -13,10 +13,8 @@ setup:
 demo: setup
 	@scripts/demo.sh
 
-## test: everything CI runs: lint, unit, then integration and drills side by side (the drills
-## wait on Docker more than they use the CPU; their stacks and ports are their own)
-test: setup lint unit
-	$(MAKE) --no-print-directory --output-sync=line -j2 integration drills
+## test: everything CI runs: lint, unit, integration, drills
+test: setup lint unit integration drills
 
 lint: setup
 	$(BIN)/ruff check rollbackctl plugins tests benchmarks sample_app
