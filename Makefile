@@ -32,10 +32,11 @@ integration: setup
 	$(BIN)/pytest -q -m integration -n $(TEST_WORKERS) --dist loadfile --durations=20 tests/integration
 
 ## drills: Docker engine and drill images (built only when missing), the images' own checks,
-## then every molecule drill
+## the sandbox on the container runtime, then every molecule drill
 drills: setup
 	scripts/build-images.sh
 	$(BIN)/pytest -q -m images tests/integration/test_drill_images.py
+	$(BIN)/pytest -q -m containers tests/integration/test_container_runtime.py
 	$(BIN)/pytest -q -m drills --durations=10 tests/integration/test_drills.py
 
 ## ee: the AWX execution environment's build context (ee/context/): the collection tarball and

@@ -17,6 +17,8 @@ def sandbox_group() -> None:
 
 def _sandbox_text(document: dict[str, Any]) -> str:
     lines = [f"sandbox: {document['state_dir']}"]
+    if document["runtime"]:
+        lines.append(f"  runtime   {document['runtime']}")
     if document["url"]:
         lines.append(f"  url       {document['url']}")
         db = document["database"]
@@ -42,20 +44,32 @@ env_option = click.option(
 
 @sandbox_group.command()
 @env_option
+@click.option(
+    "--runtime",
+    type=click.Choice(sandbox.RUNTIMES),
+    default=None,
+    help="How a new stack runs its app: service (default) under a supervisor, or container: "
+    "each release's image on the local Docker engine (needs scripts/build-images.sh first). "
+    "A kept stack keeps its runtime.",
+)
 @output_option
 @remember_output
-def up(environment: str, output: str) -> None:
+def up(environment: str, runtime: str | None, output: str) -> None:
     """Start the stack and enroll its hosts.
 
     A new stack starts with the good release stable and the bad release current. A stack
     stopped by 'down' without --purge comes back as it was left.
     """
-    emit(sandbox.up(environment), output, _sandbox_text)
+    emit(sandbox.up(environment, runtime), output, _sandbox_text)
 
 
 @sandbox_group.command()
 @env_option
-@click.option("--purge", is_flag=True, help="Also delete the stack's files.")
+@click.option(
+    "--purge",
+    is_flag=True,
+    help="Also delete the stack's files; on the container runtime, its containers and images too.",
+)
 @output_option
 @remember_output
 def down(environment: str, purge: bool, output: str) -> None:

@@ -40,6 +40,10 @@ GOOD_RELEASE = "2026.11.1"
 BAD_RELEASE = "2026.11.2"
 ARTIFACT_RELEASES = ("2026.11.1", "2026.11.2", "2026.11.3")
 PORT_NAMES = ("app1", "app2", "db1", "lb1")
+# service: each app host runs under appctl; container: the release's image on the local
+# Docker engine, on this machine's network.
+RUNTIMES = ("service", "container")
+DEFAULT_RUNTIME = "service"
 
 
 def sandbox_dir(environment: str = ENVIRONMENT) -> Path:
@@ -82,14 +86,49 @@ def _settings(environment: str) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def _write_settings(environment: str) -> dict[str, Any]:
+def _write_settings(environment: str, runtime: str | None) -> dict[str, Any]:
+    """The stack's settings: kept as they are, or new ones with free ports and runtime."""
     settings = _settings(environment)
-    if not settings:
-        settings = {"ports": {name: _free_port() for name in PORT_NAMES}}
-        folder = sandbox_dir(environment)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "sandbox.json").write_text(json.dumps(settings, indent=2) + "\n")
+    kept = settings.get("runtime", DEFAULT_RUNTIME) if settings else None
+    if kept and runtime not in (None, kept):
+        raise UsageError(
+            f"the {environment} stack runs its app as a {kept}, not as a {runtime}",
+            hint=f"run 'rollbackctl sandbox down --env {environment} --purge' first "
+            f"to start it over with --runtime {runtime}",
+        )
+    if (kept or runtime) == "container":
+        _require_docker_engine()
+    if settings:
+        return settings
+    settings = {
+        "ports": {name: _free_port() for name in PORT_NAMES},
+        "runtime": runtime or DEFAULT_RUNTIME,
+    }
+    folder = sandbox_dir(environment)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "sandbox.json").write_text(json.dumps(settings, indent=2) + "\n")
     return settings
+
+
+def _require_docker_engine() -> None:
+    """The container runtime needs the local Docker engine; say so before any change."""
+    try:
+        answered = (
+            subprocess.run(
+                ["docker", "version", "--format", "{{.Server.Version}}"],
+                capture_output=True,
+                timeout=30,
+                check=False,
+            ).returncode
+            == 0
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        answered = False
+    if not answered:
+        raise UsageError(
+            "the container runtime needs the local Docker engine, which does not answer",
+            hint="start it and build the base image with scripts/build-images.sh",
+        )
 
 
 def _build_artifacts(environment: str) -> None:
@@ -113,10 +152,11 @@ def _run(environment: str, playbook: str, extravars: dict[str, Any] | None = Non
     return outcome
 
 
-def up(environment: str = ENVIRONMENT) -> dict[str, Any]:
+def up(environment: str = ENVIRONMENT, runtime: str | None = None) -> dict[str, Any]:
+    """Start the stack; a new one runs its app on runtime (default service)."""
     _check_local(environment)
     guarded = is_guarded(environment)
-    _write_settings(environment)
+    _write_settings(environment, runtime)
     _build_artifacts(environment)
     # The stack belongs to whoever runs this machine; a guarded one is taken out of its
     # environment while it is being set up, and enrolled again when it is done.
@@ -144,7 +184,7 @@ def down(environment: str = ENVIRONMENT, purge: bool = False) -> dict[str, Any]:
     _check_local(environment)
     if _settings(environment):
         unenroll(environment)
-        _run(environment, "sandbox.yml", {"sandbox_state": "stopped"})
+        _run(environment, "sandbox.yml", {"sandbox_state": "stopped", "sandbox_purge": purge})
     if purge and sandbox_dir(environment).exists():
         shutil.rmtree(sandbox_dir(environment))
     return status(environment)
@@ -171,6 +211,7 @@ def status(environment: str = ENVIRONMENT) -> dict[str, Any]:
         "state_dir": str(sandbox_dir(environment)),
         "enrolled": identity_file(environment).exists(),
         "configured": bool(settings),
+        "runtime": settings.get("runtime", DEFAULT_RUNTIME) if settings else None,
         "url": f"http://127.0.0.1:{ports['lb1']}" if ports else None,
         "database": {
             "host": "127.0.0.1",

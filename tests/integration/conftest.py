@@ -20,11 +20,13 @@ SIGNERS = ("carol", "erin", "ezra", "lena", "dmitri", "oscar")
 
 
 @contextmanager
-def _stack(environment: str, checkout: Path = REPO_ROOT) -> Iterator[Sandbox]:
+def _stack(
+    environment: str, checkout: Path = REPO_ROOT, runtime: str = "service"
+) -> Iterator[Sandbox]:
     # Not pytest's tmp tree: it is root-only, and the postgres user must reach its data dir.
     state = Path(tempfile.mkdtemp(prefix="rollbackctl-test-"))
     state.chmod(0o755)
-    stack = Sandbox(state, environment, checkout)
+    stack = Sandbox(state, environment, checkout, runtime)
     try:
         stack.up()
         stack.snapshot()
@@ -69,6 +71,13 @@ def guarded_stack() -> Iterator[Sandbox]:
             yield stack
     finally:
         shutil.rmtree(checkout, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def container_stack() -> Iterator[Sandbox]:
+    """A running sandbox on the container runtime: each app host runs its release's image."""
+    with _stack("sandbox", runtime="container") as stack:
+        yield stack
 
 
 @pytest.fixture

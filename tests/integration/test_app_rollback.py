@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import urllib.request
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from tests.support.checkout import cli_from, copy_checkout
-from tests.support.sandbox import APP_HOSTS, Sandbox
+from tests.support.sandbox import APP_HOSTS, Sandbox, without_checklist_writes
 
 pytestmark = pytest.mark.integration
 
@@ -201,21 +200,6 @@ def test_bad_input_is_one_line_and_changes_nothing(
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("rollbackctl: error: ") and message in last
     assert sandbox.host_state() == before
-
-
-def without_checklist_writes(state: dict[str, Any]) -> dict[str, Any]:
-    """host_state() minus the data every run's checklist writes through the app.
-
-    The checklist signs in, places and pays a real order and sends a notification (users,
-    products' stock, orders, notifications); the databases, their settings and the schema
-    must still be as they were.
-    """
-    tables = {
-        table: value
-        for table, value in state["database"]["tables"].items()
-        if table == "schema_migrations"
-    }
-    return {**state, "database": {**state["database"], "tables": tables}}
 
 
 def test_rollback_to_the_release_every_host_runs_changes_nothing(sandbox: Sandbox) -> None:
