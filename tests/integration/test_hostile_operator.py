@@ -133,6 +133,44 @@ def test_helper_playbooks_change_no_guarded_host(guarded: Sandbox, name: str, ex
     assert guarded.host_state() == before
 
 
+@pytest.mark.parametrize(
+    "step",
+    [
+        {
+            "rollbackctl.runbooks.guarded_docker_image": {
+                "name": "local/intruder",
+                "tag": GOOD,
+                "source": "build",
+                "build": {"path": "/tmp"},
+            }
+        },
+        {
+            "rollbackctl.runbooks.guarded_docker_container": {
+                "name": "app1",
+                "image": f"local/intruder:{GOOD}",
+                "network_mode": "host",
+                "state": "started",
+            }
+        },
+    ],
+    ids=["image-build", "container-run"],
+)
+def test_the_collections_docker_steps_in_a_playbook_of_ones_own_change_no_guarded_host(
+    guarded: Sandbox, tmp_path: Path, step: dict
+) -> None:
+    """The container runtime's host changes go through the guard, whoever's play calls them."""
+    own = tmp_path / "own.yml"
+    own.write_text(json.dumps([{"hosts": "app", "gather_facts": False, "tasks": [step]}]))
+    before, audited = guarded.host_state(), len(guarded.audit_entries())
+
+    run = playbook(guarded, str(own))
+
+    assert run.returncode != 0
+    assert "belongs to sandbox-guarded" in error_lines(run)
+    assert len(refusals(guarded, audited)) >= 2
+    assert guarded.host_state() == before
+
+
 def test_rollback_type_is_the_playbooks_not_a_variable(guarded: Sandbox) -> None:
     before, audited = guarded.host_state(), len(guarded.audit_entries())
     run = playbook(

@@ -98,7 +98,15 @@ def test_the_guard_covers_the_host_changing_modules() -> None:
     guarded = _guarded_modules()
     for name in ("release_ledger", "nginx_backend", "db_restore", "db_read_only"):
         assert f"rollbackctl.runbooks.{name}" in guarded
-    for name in ("command", "template", "copy", "file", "unarchive", "docker_container"):
+    for name in (
+        "command",
+        "template",
+        "copy",
+        "file",
+        "unarchive",
+        "docker_container",
+        "docker_image",
+    ):
         assert f"rollbackctl.runbooks.guarded_{name}" in guarded
 
 
