@@ -13,6 +13,8 @@ description:
   - The guard asks the grant that the authorize step of the same ansible-playbook process
     gave; a step outside any authorized run may change only hosts of an embedded
     environment. A refused step fails without reaching the host.
+  - Inside an authorized rollback run it is always refused. Images are built or removed
+    when a stack is set up or taken down, and a rollback runs images already on the host.
   - Takes the options, and returns the values, of M(community.docker.docker_image).
 options: {}
 author: rollbackctl maintainers (!UNKNOWN)

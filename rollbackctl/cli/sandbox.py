@@ -50,7 +50,7 @@ env_option = click.option(
     default=None,
     help="How a new stack runs its app: service (default) under a supervisor, or container: "
     "each release's image on the local Docker engine (needs scripts/build-images.sh first). "
-    "A kept stack keeps its runtime.",
+    "A kept stack keeps its runtime: naming another is refused until 'down --purge'.",
 )
 @output_option
 @remember_output

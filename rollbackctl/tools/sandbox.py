@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import (
+    PreflightError,
     RollbackError,
     UsageError,
 )
@@ -82,8 +83,30 @@ def _free_port() -> int:
 
 
 def _settings(environment: str) -> dict[str, Any]:
+    """The stack's sandbox.json, refused unless it is what `up` writes: the inventory builds
+    paths and Docker names from it."""
     path = sandbox_dir(environment) / "sandbox.json"
-    return json.loads(path.read_text()) if path.exists() else {}
+    if not path.exists():
+        return {}
+    try:
+        settings = json.loads(path.read_text())
+        ports = settings["ports"]
+        valid = (
+            isinstance(settings, dict)
+            and set(ports) == set(PORT_NAMES)
+            and all(type(p) is int and 1024 <= p <= 65535 for p in ports.values())
+            and settings.get("runtime", DEFAULT_RUNTIME) in RUNTIMES
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        valid = False
+    if not valid:
+        raise UsageError(
+            f"{path} is not a sandbox settings file (ports {', '.join(PORT_NAMES)} as numbers, "
+            f"runtime one of {', '.join(RUNTIMES)})",
+            hint=f"remove {path.parent} (or run 'rollbackctl sandbox down --env {environment} "
+            "--purge' if the stack still runs) and run 'rollbackctl sandbox up' again",
+        )
+    return settings
 
 
 def _write_settings(environment: str, runtime: str | None) -> dict[str, Any]:
@@ -125,9 +148,10 @@ def _require_docker_engine() -> None:
     except (OSError, subprocess.TimeoutExpired):
         answered = False
     if not answered:
-        raise UsageError(
+        raise PreflightError(
             "the container runtime needs the local Docker engine, which does not answer",
-            hint="start it and build the base image with scripts/build-images.sh",
+            hint="start it with scripts/docker-engine.sh (scripts/build-images.sh also builds "
+            "the base image the release images need)",
         )
 
 
@@ -182,7 +206,11 @@ def up(environment: str = ENVIRONMENT, runtime: str | None = None) -> dict[str, 
 
 def down(environment: str = ENVIRONMENT, purge: bool = False) -> dict[str, Any]:
     _check_local(environment)
-    if _settings(environment):
+    settings = _settings(environment)
+    if settings:
+        # Before the stack leaves its environment: stopping containers needs the engine.
+        if settings.get("runtime") == "container":
+            _require_docker_engine()
         unenroll(environment)
         _run(environment, "sandbox.yml", {"sandbox_state": "stopped", "sandbox_purge": purge})
     if purge and sandbox_dir(environment).exists():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -75,9 +76,35 @@ def guarded_stack() -> Iterator[Sandbox]:
 
 @pytest.fixture(scope="module")
 def container_stack() -> Iterator[Sandbox]:
-    """A running sandbox on the container runtime: each app host runs its release's image."""
-    with _stack("sandbox", runtime="container") as stack:
-        yield stack
+    """A running sandbox on the container runtime: each app host runs its release's image.
+
+    Its purge must leave none of the stack's containers or images on the engine.
+    """
+    names = ""
+    try:
+        with _stack("sandbox", runtime="container") as stack:
+            names = f"rollbackctl-sandbox-{stack.ports['lb1']}"
+            yield stack
+    finally:
+        # Whatever is left goes, so that a failed run leaves nothing on the engine.
+        left = _remove_docker_leftovers(names) if names else []
+    assert not left, f"sandbox down --purge left {left} on the Docker engine"
+
+
+def _remove_docker_leftovers(names: str) -> list[str]:
+    """Remove the containers and images whose names start with names; return what was there."""
+    containers = _docker_lines("ps", "-a", "--filter", f"name={names}-", "--format", "{{.Names}}")
+    images = _docker_lines("images", f"local/{names}", "--format", "{{.Repository}}:{{.Tag}}")
+    for command, leftovers in (("rm", containers), ("rmi", images)):
+        for leftover in leftovers:
+            subprocess.run(["docker", command, "-f", leftover], capture_output=True, check=False)
+    return containers + images
+
+
+def _docker_lines(*args: str) -> list[str]:
+    return subprocess.run(
+        ["docker", *args], capture_output=True, text=True, check=True
+    ).stdout.split()
 
 
 @pytest.fixture

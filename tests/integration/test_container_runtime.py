@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.dbsandbox import DbSandbox
 from tests.support.sandbox import APP_HOSTS, Sandbox, without_checklist_writes
 
 pytestmark = pytest.mark.containers
@@ -142,24 +143,26 @@ def test_check_mode_says_what_it_would_do_and_changes_nothing(stack: Sandbox) ->
     assert stack.host_state() == state
 
 
-def test_a_target_whose_image_is_missing_is_refused_before_any_host_changes(
-    stack: Sandbox,
+@pytest.mark.parametrize("release", [GOOD, BAD], ids=["target", "put-back"])
+def test_a_missing_image_of_the_target_or_of_the_release_to_put_back_is_refused_before_any_change(
+    stack: Sandbox, release: str
 ) -> None:
-    # The stable release's tag goes; its image stays under a tag the test puts back.
-    kept = image_of(stack, GOOD).replace(GOOD, "kept-by-test")
-    assert docker("tag", image_of(stack, GOOD), kept).returncode == 0
-    assert docker("rmi", image_of(stack, GOOD)).returncode == 0
+    # The tag goes; its image stays under a tag the test puts back. A running container keeps
+    # its image, but a failed rollout could not start it again.
+    kept = image_of(stack, release).replace(release, "kept-by-test")
+    assert docker("tag", image_of(stack, release), kept).returncode == 0
+    assert docker("rmi", image_of(stack, release)).returncode == 0
     try:
         before, state = containers(stack), stack.host_state()
         result = stack.cli("app", "sandbox", "--yes")
         assert result.code != 0
         message = result.stderr.strip().splitlines()[-1]
-        assert f"image {image_of(stack, GOOD)} is not on app" in message
-        assert "build or pull it" in message
+        assert f"image {image_of(stack, release)} is not on app" in message
+        assert "build or pull it there" in message
         assert containers(stack) == before
         assert stack.host_state() == state
     finally:
-        docker("tag", kept, image_of(stack, GOOD))
+        docker("tag", kept, image_of(stack, release))
         docker("rmi", kept)
 
 
@@ -169,3 +172,42 @@ def test_a_kept_stack_keeps_its_runtime(stack: Sandbox) -> None:
     assert "runs its app as a container, not as a service" in result.stderr
     assert "sandbox down --env sandbox --purge" in result.stderr
     assert stack.status()["runtime"] == "container"
+
+
+def test_a_database_rollback_keeps_the_containers_serving_and_starts_no_service(
+    stack: Sandbox,
+) -> None:
+    # The database checklist places an order, which the bad release cannot.
+    assert stack.cli("app", "sandbox", "--yes").code == 0
+    db = DbSandbox(stack)
+    backup = db.take_backup()
+    db.add_user("after-the-backup@example.com")
+    before = containers(stack)
+
+    result = stack.cli("db", "sandbox", "--yes", "--backup", backup["id"], "--output", "json")
+
+    assert result.code == 0, result.stderr
+    assert "after-the-backup@example.com" not in db.emails()
+    after = containers(stack)
+    for host in APP_HOSTS:
+        assert after[host]["running"] and after[host]["image"] == before[host]["image"]
+        # The service runtime's supervisor must not start beside the container.
+        assert not (stack.root / "app" / host / "run" / "supervisor.pid").exists()
+    status, health = stack.request("GET", "/api/health")
+    assert status == 200 and health["database"] == "ok", health
+    assert stack.place_order() == 201
+
+
+def test_down_stops_the_containers_and_up_runs_them_again(stack: Sandbox) -> None:
+    assert stack.cli("sandbox", "down").code == 0
+    stopped = containers(stack)
+    assert not any(c["running"] for c in stopped.values())
+    assert stack.status()["services"] == dict.fromkeys(("app1", "app2", "db1", "lb1"), False)
+
+    result = stack.cli("sandbox", "up", "--output", "json")
+
+    assert result.code == 0, result.stderr
+    assert result.json()["runtime"] == "container"
+    running = containers(stack)
+    assert all(c["running"] and c["image"] == image_of(stack, BAD) for c in running.values())
+    assert stack.served_release() == BAD

@@ -138,7 +138,7 @@ def test_helper_playbooks_change_no_guarded_host(guarded: Sandbox, name: str, ex
     [
         {
             "rollbackctl.runbooks.guarded_docker_image": {
-                "name": "local/intruder",
+                "name": "local/rollbackctl-intruder",
                 "tag": GOOD,
                 "source": "build",
                 "build": {"path": "/tmp"},
@@ -146,8 +146,8 @@ def test_helper_playbooks_change_no_guarded_host(guarded: Sandbox, name: str, ex
         },
         {
             "rollbackctl.runbooks.guarded_docker_container": {
-                "name": "app1",
-                "image": f"local/intruder:{GOOD}",
+                "name": "rollbackctl-intruder",
+                "image": f"local/rollbackctl-intruder:{GOOD}",
                 "network_mode": "host",
                 "state": "started",
             }
