@@ -82,6 +82,11 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _is_port(value: object) -> bool:
+    # bool is an int too, and JSON true must not pass for port 1.
+    return isinstance(value, int) and not isinstance(value, bool) and 1024 <= value <= 65535
+
+
 def _settings(environment: str) -> dict[str, Any]:
     """The stack's sandbox.json, refused unless it is what `up` writes: the inventory builds
     paths and Docker names from it."""
@@ -94,7 +99,7 @@ def _settings(environment: str) -> dict[str, Any]:
         valid = (
             isinstance(settings, dict)
             and set(ports) == set(PORT_NAMES)
-            and all(type(p) is int and 1024 <= p <= 65535 for p in ports.values())
+            and all(_is_port(p) for p in ports.values())
             and settings.get("runtime", DEFAULT_RUNTIME) in RUNTIMES
         )
     except (ValueError, KeyError, TypeError, AttributeError):
