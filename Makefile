@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup demo test checks lint unit integration drills ee bench bench-db clean sandbox-down
+.PHONY: setup demo test checks images lint unit integration drills ee bench bench-db clean sandbox-down
 
 setup:
 	@scripts/setup.sh
@@ -25,6 +25,11 @@ checks: setup
 	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory unit
 
+## images: the Docker engine and the local images (built only when missing) that the drills and
+## the sandbox's container runtime need
+images: setup
+	scripts/build-images.sh
+
 lint: setup
 	$(BIN)/ruff check rollbackctl plugins tests benchmarks sample_app
 	$(BIN)/ruff format --check rollbackctl plugins tests benchmarks sample_app
@@ -37,15 +42,12 @@ unit: setup
 ## integration: each module on stacks of its own (a guarded stack from a private copy of the
 ## checkout, for a trust root of its own); modules run side by side on TEST_WORKERS workers
 TEST_WORKERS ?= 3
-integration: setup
+integration: setup images
 	$(BIN)/pytest -q -m integration -n $(TEST_WORKERS) --dist loadfile --durations=20 tests/integration
 
-## drills: Docker engine and drill images (built only when missing), the images' own checks,
-## the sandbox on the container runtime, then every molecule drill
-drills: setup
-	scripts/build-images.sh
+## drills: the images' own checks, then every molecule drill
+drills: setup images
 	$(BIN)/pytest -q -m images tests/integration/test_drill_images.py
-	$(BIN)/pytest -q -m containers tests/integration/test_container_runtime.py
 	$(BIN)/pytest -q -m drills --durations=10 tests/integration/test_drills.py
 
 ## ee: the AWX execution environment's build context (ee/context/): the collection tarball and

@@ -20,7 +20,7 @@ import pytest
 from tests.support.dbsandbox import DbSandbox
 from tests.support.sandbox import APP_HOSTS, Sandbox, without_checklist_writes
 
-pytestmark = pytest.mark.containers
+pytestmark = pytest.mark.integration
 
 GOOD, BAD = "2026.11.1", "2026.11.2"
 
