@@ -29,6 +29,7 @@ from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import
     NotAuthorizedError,
     PreflightError,
     RollbackError,
+    UsageError,
 )
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.policy import (
     Request,
@@ -200,6 +201,17 @@ def authorize_playbook_run(
         request["rollback_type"] = rollback_type
         _check_groups(playbook, groups)
         _check_run_shape(cli, extra_vars, identities, environment, lb_hosts)
+        # The runbook's own entry: types sharing a rule (its policy key) differ in action.
+        runbook = registry.by_playbook()[playbook]
+        action = runbook.action_target(extra_vars)
+        if action is not None:
+            if request["target"]:
+                raise UsageError(
+                    f"a {runbook.name} run takes no target (rollback_to)",
+                    hint="leave rollback_to out; approvals name the action, "
+                    f"'{action or runbook.name}'",
+                )
+            request["target"] = action
         if not check and not _true(extra_vars.get("rollback_confirmed")):
             raise PreflightError(
                 f"{rollback_type} rollback not confirmed",

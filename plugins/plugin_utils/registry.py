@@ -79,6 +79,20 @@ class RollbackType:
         given = {arg.input for arg in self.arguments}
         return given | {opt.input for opt in self.options if opt.input}
 
+    def action_target(self, inputs: Mapping[str, Any]) -> str | None:
+        """What an approval of a type without a target names: the action itself.
+
+        Types sharing a policy rule (read-only on, read-only off, emergency-stop, resume) must
+        not share approvals: an approval signed to stop traffic never resumes it. The action is
+        the first argument's value (on, off), else the type's name. None for a type that takes
+        a target (a release, a backup): its approvals name that.
+        """
+        if self.target is not None:
+            return None
+        if self.arguments:
+            return str(inputs.get(self.arguments[0].input) or "")
+        return self.name
+
 
 class RegistryError(UsageError):
     """meta/rollbacks.yml is not what this version of rollbackctl reads."""

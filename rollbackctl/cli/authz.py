@@ -36,7 +36,12 @@ signing_key_option = click.option(
 @click.command()
 @click.argument("environment")
 @click.argument("rollback_type", metavar="TYPE", type=click.Choice(rollback_types()))
-@click.option("--target", required=True, help="Release or backup id being approved.")
+@click.option(
+    "--target",
+    required=True,
+    help="Release or backup id being approved; for a type without one, the action: on or off "
+    "(read-only), emergency-stop, resume.",
+)
 @click.option("--requester", required=True, help="Who will run the rollback.")
 @click.option("--approver", required=True, help="Your name as in the allowed signers file.")
 @signing_key_option

@@ -14,6 +14,7 @@ awx/ is regenerated:
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from collections.abc import Iterator
@@ -151,8 +152,11 @@ def playbook_inputs(playbook: Path, root: Path | None = None) -> list[Input]:
                     known.role in PREFLIGHT_ROLES and use.role not in PREFLIGHT_ROLES
                 ):
                     found[variable] = Input(variable, use.role, option, options[option])
+    # A type without a target refuses rollback_to: its approvals name the action instead.
+    entry = registry.by_playbook(root).get(playbook.name)
+    takes_target = entry is None or entry.target is not None
     for variable, spec in COMMON_INPUTS.items():
-        if variable not in found:
+        if variable not in found and (takes_target or variable != "rollback_to"):
             found[variable] = Input(variable, "rollback_authorize", variable, dict(spec))
     return list(found.values())
 
@@ -260,7 +264,8 @@ def runbook_wrapper(playbook: Path, root: Path | None = None) -> str:
         "# Do not edit: tests/unit/test_awx.py fails when this file and the generator disagree.\n"
         + "# Only this import: a play or a variable added here makes the run refused.\n"
         + "---\n"
-        + f"- name: {entry.summary.rstrip('.')}\n"
+        # JSON quoting is YAML quoting: a summary with a colon stays one string.
+        + f"- name: {json.dumps(entry.summary.rstrip('.'))}\n"
         + f"  ansible.builtin.import_playbook: {COLLECTION_PREFIX}{playbook.stem}\n"
     )
 

@@ -480,3 +480,57 @@ def test_break_glass_lets_on_call_act_alone_until_management_signs_off(guarded: 
             host="127.0.0.1", port=guarded.db_port, user="postgres", autocommit=True
         ) as conn:
             conn.execute("ALTER DATABASE market RESET default_transaction_read_only")
+
+
+def test_on_call_stops_traffic_alone_and_resuming_needs_an_approver(guarded: Sandbox) -> None:
+    """The emergency stop end to end under break-glass: on-call stops traffic with their own
+    signature, management signs off afterwards, and the resume needs an approver's signature
+    for exactly that action."""
+    assert run_via(guarded, "cli", approval(guarded, "lena"))[0] == 0  # the good release live
+    guarded.env["ROLLBACKCTL_OPERATOR"] = REQUESTER
+    key = str(guarded.keys[REQUESTER])
+
+    def stop(*args: str) -> Any:
+        return guarded.cli("emergency-stop", ENV, "--key", key, "--output", "json", *args)
+
+    before = guarded.host_state()
+    own = approval(guarded, REQUESTER, rollback_type="emergency-stop", target="emergency-stop")
+    alone = stop("--approval", str(own))
+    assert alone.code == 4 and "requester may not approve" in alone.stderr
+    # An approval signed to resume never stops traffic (nor the reverse): the action is signed.
+    resume_only = approval(guarded, "lena", rollback_type="emergency-stop", target="resume")
+    wrong = stop("--approval", str(resume_only))
+    assert wrong.code == 4 and "signed for target resume, not emergency-stop" in wrong.stderr
+    assert guarded.host_state() == before
+
+    stopped = stop("--break-glass", "--approval", str(own))
+
+    assert stopped.code == 0, stopped.stderr
+    assert stopped.json()["emergency"]["app_hosts"] == {"app1": "drained", "app2": "drained"}
+    status, headers, body = guarded.fetch("/api/products")
+    assert status == 503 and int(headers["Retry-After"]) > 0 and "maintenance" in body
+    assert not database_writable(guarded)
+    assert all(line.endswith(" down;") for line in guarded.upstream_servers())
+    run_id = stopped.json()["run_id"]
+    history = guarded.cli("history", ENV, "--output", "json").json()["runs"]
+    assert next(r for r in history if r["run_id"] == run_id)["sign_off_due"]
+    sign_off = approval(guarded, "erin", rollback_type="emergency-stop", target="emergency-stop")
+    signed = guarded.cli("sign-off", ENV, run_id, "--approval", str(sign_off))
+    assert signed.code == 0, signed.stderr
+
+    def resume(*approvals: Path) -> Any:
+        args = [arg for path in approvals for arg in ("--approval", str(path))]
+        return guarded.cli("resume", ENV, "--yes", "--key", key, "--output", "json", *args)
+
+    mine = approval(guarded, REQUESTER, rollback_type="emergency-stop", target="resume")
+    refused = resume(mine)
+    assert refused.code == 4 and "requester may not approve" in refused.stderr
+    assert guarded.fetch("/api/products")[0] == 503
+
+    resumed = resume(resume_only)
+
+    assert resumed.code == 0, resumed.stderr
+    assert guarded.place_order() == 201
+    assert guarded.served_release() == GOOD
+    assert database_writable(guarded)
+    assert not any(line.endswith(" down;") for line in guarded.upstream_servers())

@@ -152,8 +152,23 @@ class Sandbox:
         except urllib.error.HTTPError as exc:
             return exc.code, json.loads(exc.read() or b"{}")
 
+    def fetch(self, path: str) -> tuple[int, dict[str, str], str]:
+        """Status, headers and body text of a GET through nginx, whatever it answers."""
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=10) as resp:
+                return resp.status, dict(resp.headers), resp.read().decode()
+        except urllib.error.HTTPError as exc:
+            return exc.code, dict(exc.headers), exc.read().decode()
+
     def served_release(self) -> str:
-        return self.request("GET", "/api/health")[1]["release"]
+        """The release nginx's health route reports, or what nginx answered instead."""
+        status, _, body = self.fetch("/api/health")
+        return json.loads(body)["release"] if status == 200 else f"unavailable (HTTP {status})"
+
+    @property
+    def maintenance_flag(self) -> Path:
+        """The file whose presence makes nginx serve the maintenance page."""
+        return self.root / "nginx" / "conf" / "maintenance.json"
 
     def place_order(self) -> int:
         """HTTP status of a real order placed through nginx."""
@@ -193,6 +208,7 @@ class Sandbox:
                 h: (self.root / "app" / h / "shared/app.env").read_text() for h in APP_HOSTS
             },
             "database": self.database_fingerprint(),
+            "maintenance": self.maintenance_flag.exists(),
         }
 
     def database_fingerprint(self) -> dict[str, Any]:
@@ -263,6 +279,7 @@ class Sandbox:
 
     def restore(self) -> None:
         """Put the snapshot back and make every process serve it again (when anything moved)."""
+        self._lift_emergency_stop()
         if self.matches_snapshot():
             return
         for host in APP_HOSTS:
@@ -282,10 +299,25 @@ class Sandbox:
             assert result.returncode == 0, result.stdout[-3000:]
         else:
             self._restart_services()
+        self.reload_nginx()
+
+    def reload_nginx(self) -> None:
         subprocess.run(
             ["nginx", "-s", "reload", "-p", f"{self.root}/nginx/", "-c", "conf/nginx.conf"],
             check=True,
         )
+
+    def _lift_emergency_stop(self) -> None:
+        """No maintenance page and a writable database, as after a resume (the app hosts
+        come back with the snapshot)."""
+        import psycopg
+
+        self.maintenance_flag.unlink(missing_ok=True)
+        # From another database: a session of a read-only market could not change it.
+        with psycopg.connect(
+            host="127.0.0.1", port=self.db_port, user="postgres", dbname="postgres", autocommit=True
+        ) as conn:
+            conn.execute("ALTER DATABASE market RESET default_transaction_read_only")
 
     def _restart_services(self) -> None:
         # Each app host's own supervisor script (what the app_service role runs on it) puts

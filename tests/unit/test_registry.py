@@ -129,7 +129,7 @@ def test_an_unknown_type_names_the_registered_ones() -> None:
     with pytest.raises(UsageError) as caught:
         registry.get("infra", REPO_ROOT)
     assert "unknown rollback type 'infra'" in caught.value.one_line()
-    assert "app, data-corruption, db, read-only" in caught.value.one_line()
+    assert "app, data-corruption, db, emergency-stop, read-only, resume" in caught.value.one_line()
 
 
 def test_the_result_records_every_registered_flag_and_only_the_types_inputs() -> None:
@@ -145,3 +145,21 @@ def test_the_result_records_every_registered_flag_and_only_the_types_inputs() ->
     }
     forced = requested(db, None, [], False, {"rollback_allow_schema_mismatch": True})
     assert forced["allow_schema_mismatch"] is True
+
+
+@pytest.mark.parametrize(
+    ("name", "inputs", "action"),
+    [
+        ("read-only", {"read_only_state": "on"}, "on"),
+        ("read-only", {"read_only_state": "off"}, "off"),
+        ("read-only", {}, ""),
+        ("emergency-stop", {"read_only_state": "off"}, "emergency-stop"),
+        ("resume", {}, "resume"),
+        ("app", {}, None),
+        ("db", {"read_only_state": "on"}, None),
+    ],
+)
+def test_approvals_of_types_sharing_a_rule_name_their_action(
+    name: str, inputs: dict[str, str], action: str | None
+) -> None:
+    assert registry.get(name, REPO_ROOT).action_target(inputs) == action
