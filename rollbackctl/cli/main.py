@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 import traceback
-from typing import Any
+from typing import Any, ClassVar
 
 import click
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import RollbackError
 
 from rollbackctl import __version__
-from rollbackctl.cli import authz, backups, drill, inventory, rollbacks, runs, sandbox
+from rollbackctl.cli import authz, backups, drill, infra, inventory, rollbacks, runs, sandbox
 from rollbackctl.cli.common import EXIT_CODE_HELP, emit
 from rollbackctl.run.report import render_text
 
 
 class RollbackGroup(click.Group):
     """Maps every RollbackError to a one-line message and its exit code, in one place."""
+
+    # Listings that read as a subcommand of a rollback type: `infra snapshots ENV`.
+    SUBCOMMANDS: ClassVar[dict[tuple[str, ...], str]] = {
+        ("infra", "snapshots"): infra.SNAPSHOTS_COMMAND
+    }
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = self.SUBCOMMANDS.get(tuple(args[:2]))
+        if name is not None:
+            return name, self.get_command(ctx, name), args[2:]
+        return super().resolve_command(ctx, args)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -42,5 +55,5 @@ def main(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
-for commands in (inventory, rollbacks, backups, authz, drill, runs, sandbox):
+for commands in (inventory, rollbacks, backups, infra, authz, drill, runs, sandbox):
     commands.register(main)

@@ -40,7 +40,7 @@ def summarize(backup: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
-def _raise_failure(outcome: RunOutcome, what: str) -> None:
+def raise_reported_failure(outcome: RunOutcome, what: str) -> None:
     """Raise the refusal the run reported (not authorized, locked, precondition), else a
     plain RollbackError: these runs change no release, so "rollback failed" would mislead."""
     if not outcome.ok:
@@ -54,7 +54,7 @@ def list_backups(environment: str) -> dict[str, Any]:
     """{"environment", "backups": [...newest first]} read from the db host."""
     env = get_environment(environment)
     outcome = run_playbook(env, "backups.yml", check=True)
-    _raise_failure(outcome, f"could not list the backups of {environment}")
+    raise_reported_failure(outcome, f"could not list the backups of {environment}")
     backups = outcome.stats.get("backups") or []
     return {"environment": env.name, "backups": [summarize(b) for b in backups]}
 
@@ -65,7 +65,7 @@ def take_backup(
     """Take a backup on the db host; the new backup's summary and what retention deleted."""
     env = get_environment(environment)
     outcome = run_playbook(env, "backup.yml", extravars={"backup_kind": kind}, on_step=on_step)
-    _raise_failure(outcome, f"backup of {environment} failed")
+    raise_reported_failure(outcome, f"backup of {environment} failed")
     taken = outcome.stats.get("backup_taken") or {}
     if not taken.get("backup"):
         raise RollbackError(f"backup of {environment} reported no backup (see {outcome.run_dir})")

@@ -17,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -193,7 +194,8 @@ def up(environment: str = ENVIRONMENT, runtime: str | None = None) -> dict[str, 
         unenroll(environment)
     else:
         enroll(environment)
-    _run(environment, "sandbox.yml", {"sandbox_state": "started"})
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    _run(environment, "sandbox.yml", {"sandbox_state": "started", "sandbox_snapshot_id": stamp})
     if not (sandbox_dir(environment) / "app" / "app1" / "ledger.json").exists():
         _run(environment, "deploy.yml", {"release_deploy_id": GOOD_RELEASE})
         # The bad release passes deploy without the checklist, as bad releases do in real life.

@@ -18,6 +18,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils import registry
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.approvals import (
     ApprovalPayload,
     create_approval,
@@ -115,7 +116,7 @@ def run_via(
         **(extravars or {}),
     }
     if signed:
-        rollback_type = {"database.yml": "db"}.get(playbook, "app")
+        rollback_type = registry.by_playbook()[playbook].policy
         variables["rollback_request"] = str(
             run_request(stack, requester, key=signer, rollback_type=rollback_type)
         )
@@ -167,6 +168,11 @@ VIA = pytest.mark.parametrize("via", ["cli", "ansible-playbook"])
 @VIA
 def test_no_approval_is_refused(guarded: Sandbox, via: str) -> None:
     assert_refused(guarded, via, "needs 1 approver with role")
+
+
+@pytest.mark.parametrize("playbook", ["infra.yml", "emergency_stop.yml", "resume.yml"])
+def test_every_runbook_without_approval_is_refused(guarded: Sandbox, playbook: str) -> None:
+    assert_refused(guarded, "ansible-playbook", "needs 1 approver with role", playbook=playbook)
 
 
 @VIA

@@ -96,7 +96,7 @@ TASKS = list(_all_tasks())
 
 def test_the_guard_covers_the_host_changing_modules() -> None:
     guarded = _guarded_modules()
-    for name in ("release_ledger", "nginx_backend", "db_restore", "db_read_only"):
+    for name in ("release_ledger", "nginx_backend", "db_restore", "db_read_only", "infra_snapshot"):
         assert f"rollbackctl.runbooks.{name}" in guarded
     for name in (
         "command",

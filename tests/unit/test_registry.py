@@ -44,11 +44,11 @@ def test_an_unregistered_runbook_is_found(tmp_path: Path) -> None:
     """The check above can fail: a new playbook with the preflight and no entry is caught."""
     shutil.copytree(REPO_ROOT / "playbooks", tmp_path / "playbooks")
     shutil.copytree(REPO_ROOT / "meta", tmp_path / "meta")
-    (tmp_path / "playbooks" / "infra.yml").write_text(
+    (tmp_path / "playbooks" / "full.yml").write_text(
         "---\n- name: Shared preflight\n  ansible.builtin.import_playbook: preflight.yml\n"
     )
     runbooks = {p.name for p in awx.preflight_playbooks(tmp_path)}
-    assert runbooks - set(registry.by_playbook(tmp_path)) == {"infra.yml"}
+    assert runbooks - set(registry.by_playbook(tmp_path)) == {"full.yml"}
 
 
 def test_every_registered_type_is_a_cli_command_with_its_options() -> None:
@@ -111,8 +111,8 @@ def test_the_readme_table_of_types_matches_the_registry() -> None:
         (lambda d: d["rollbacks"].update({"Bad Name": {}}), "lower-case"),
         (lambda d: d["rollbacks"]["app"].pop("confirm"), "app.confirm"),
         (
-            lambda d: d["rollbacks"]["app"].update(playbook="infra.yml"),
-            "app.playbook: playbooks/infra.yml does not exist",
+            lambda d: d["rollbacks"]["app"].update(playbook="full.yml"),
+            "app.playbook: playbooks/full.yml does not exist",
         ),
     ],
 )
@@ -127,9 +127,10 @@ def test_a_malformed_registry_is_refused_naming_the_entry(
 
 def test_an_unknown_type_names_the_registered_ones() -> None:
     with pytest.raises(UsageError) as caught:
-        registry.get("infra", REPO_ROOT)
-    assert "unknown rollback type 'infra'" in caught.value.one_line()
-    assert "app, data-corruption, db, emergency-stop, read-only, resume" in caught.value.one_line()
+        registry.get("full", REPO_ROOT)
+    assert "unknown rollback type 'full'" in caught.value.one_line()
+    listed = "app, data-corruption, db, emergency-stop, infra, read-only, resume"
+    assert listed in caught.value.one_line()
 
 
 def test_the_result_records_every_registered_flag_and_only_the_types_inputs() -> None:

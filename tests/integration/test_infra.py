@@ -1,0 +1,190 @@
+"""Infrastructure rollback on a real sandbox: nginx's main config, PostgreSQL's settings and
+the app hosts' supervisor scripts go back to a snapshot; only what reads a changed file restarts.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.dbsandbox import DbSandbox
+from tests.support.sandbox import Sandbox
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def stack(sandbox_stack: Sandbox) -> Sandbox:
+    """The module's stack with the good release live, and a snapshot of its infrastructure
+    (sandbox up takes one before it writes the managed files again)."""
+    assert sandbox_stack.cli("app", "sandbox", "--yes").code == 0
+    up = sandbox_stack.cli("sandbox", "up")
+    assert up.code == 0, up.stderr
+    sandbox_stack.snapshot()
+    return sandbox_stack
+
+
+@pytest.fixture
+def infra(stack: Sandbox) -> Iterator[Sandbox]:
+    """The stack for one test; its managed files are put back as they were afterwards."""
+    managed = [nginx_conf(stack), appctl(stack, "app1"), postgres_conf(stack)]
+    kept = {path: (path.read_bytes(), path.stat().st_mode) for path in managed}
+    yield stack
+    changed = [path for path, (data, mode) in kept.items() if path.read_bytes() != data]
+    for path, (data, mode) in kept.items():
+        path.write_bytes(data)
+        path.chmod(mode)
+    if nginx_conf(stack) in changed:
+        stack.reload_nginx()
+    stack.restore()
+
+
+def nginx_conf(stack: Sandbox) -> Path:
+    return stack.root / "nginx" / "conf" / "nginx.conf"
+
+
+def appctl(stack: Sandbox, host: str) -> Path:
+    return stack.root / "app" / host / "bin" / "appctl"
+
+
+def postgres_conf(stack: Sandbox) -> Path:
+    return stack.root / "postgres" / "data" / "postgresql.auto.conf"
+
+
+def postgres_pid(stack: Sandbox) -> str:
+    return (stack.root / "postgres" / "data" / "postmaster.pid").read_text().splitlines()[0]
+
+
+def snapshots(stack: Sandbox) -> list[dict]:
+    listed = stack.cli("infra", "snapshots", "sandbox", "--output", "json")
+    assert listed.code == 0, listed.stderr
+    return listed.json()["snapshots"]
+
+
+def break_nginx(stack: Sandbox) -> None:
+    """A bad change to nginx's main config: every ordinary route answers 502."""
+    head, proxied, tail = nginx_conf(stack).read_text().rpartition("proxy_pass http://app;")
+    assert proxied, "nginx.conf has no proxied location"
+    nginx_conf(stack).write_text(head + "return 502;" + tail)
+    stack.reload_nginx()
+    # A reload is asynchronous: wait until the new workers answer.
+    deadline = time.monotonic() + 10
+    while stack.fetch("/api/admin/summary")[0] != 502:
+        assert time.monotonic() < deadline, "nginx did not take the broken config"
+        time.sleep(0.1)
+
+
+def test_infra_puts_back_the_files_and_restarts_only_what_reads_them(infra: Sandbox) -> None:
+    good = {path: path.read_bytes() for path in (nginx_conf(infra), postgres_conf(infra))}
+    target = next(s for s in snapshots(infra) if not s["id"].startswith("pre-"))
+    assert target["verified"] and sorted(target["hosts"]) == ["app1", "app2", "db1", "lb1"]
+    break_nginx(infra)
+    appctl(infra, "app1").chmod(0o700)
+    database_pid = postgres_pid(infra)
+
+    plan = infra.cli("infra", "sandbox", "--check", "--output", "json")
+    assert plan.code == 0, plan.stderr
+    assert plan.json()["infra"]["planned"] == {
+        "app1": [str(appctl(infra, "app1"))],
+        "app2": [],
+        "db1": [],
+        "lb1": [str(nginx_conf(infra))],
+    }
+    assert b"return 502;" in nginx_conf(infra).read_bytes()  # the plan changed nothing
+
+    result = infra.cli("infra", "sandbox", "--yes", "--output", "json")
+
+    assert result.code == 0, result.stderr
+    document = result.json()
+    assert document["infra"]["snapshot"] == target["id"]
+    restarted = {"app1": ["app"], "app2": [], "db1": [], "lb1": ["nginx"]}
+    assert document["infra"]["restarted"] == restarted
+    assert {p: p.read_bytes() for p in good} == good
+    assert appctl(infra, "app1").stat().st_mode & 0o777 == 0o755
+    assert infra.place_order() == 201
+    assert postgres_pid(infra) == database_pid  # its settings did not change: no restart
+    assert all(check["ok"] for check in document["checklist"])
+    assert document["infra"]["monitoring"].startswith("skipped")
+    # Nothing lost: the bad config is kept in the safety snapshot, the newest one.
+    safety = snapshots(infra)[0]
+    assert safety["id"] == f"pre-{document['run_id']}" and safety["verified"]
+    kept = infra.root / "infra-snapshots" / "lb1" / safety["id"] / "files" / "0"
+    assert b"return 502;" in kept.read_bytes()
+    # A rerun without --to never picks that safety copy: it converges on the same snapshot.
+    again = infra.cli("infra", "sandbox", "--yes", "--output", "json")
+    assert again.code == 0, again.stderr
+    assert again.json()["infra"]["snapshot"] == target["id"]
+    assert set(map(tuple, again.json()["infra"]["restored"].values())) == {()}
+
+
+def test_an_unknown_snapshot_is_refused_and_changes_nothing(infra: Sandbox) -> None:
+    before = infra.host_state()
+
+    refused = infra.cli("infra", "sandbox", "--to", "20200101T000000Z", "--yes")
+
+    assert refused.code == 2, refused.stderr
+    last = refused.stderr.strip().splitlines()[-1]
+    assert "unknown snapshot 20200101T000000Z on" in last
+    assert "see rollbackctl infra snapshots sandbox" in last
+    assert infra.host_state() == before
+
+
+def test_a_damaged_snapshot_is_refused_before_any_host_changes(infra: Sandbox) -> None:
+    target = next(s for s in snapshots(infra) if not s["id"].startswith("pre-"))
+    copy = infra.root / "infra-snapshots" / "lb1" / target["id"] / "files" / "0"
+    original = copy.read_bytes()
+    break_nginx(infra)
+    broken = nginx_conf(infra).read_bytes()
+    copy.write_bytes(original.replace(b"worker_processes 1;", b"worker_processes 9;"))
+    try:
+        listed = next(s for s in snapshots(infra) if s["id"] == target["id"])
+        assert listed["verified"] is False and listed["hosts"]["lb1"]["verified"] is False
+
+        refused = infra.cli("infra", "sandbox", "--to", target["id"], "--yes")
+
+        assert refused.code == 2, refused.stderr
+        last = refused.stderr.strip().splitlines()[-1]
+        assert f"snapshot {target['id']} on lb1 is damaged" in last
+        assert nginx_conf(infra).read_bytes() == broken
+        assert (
+            json.loads(
+                (
+                    infra.root / "infra-snapshots" / "lb1" / target["id"] / "manifest.json"
+                ).read_text()
+            )["id"]
+            == target["id"]
+        )
+    finally:
+        copy.write_bytes(original)
+
+
+def test_kill_during_the_restore_leaves_each_file_whole_and_a_rerun_converges(
+    infra: Sandbox,
+) -> None:
+    good = nginx_conf(infra).read_bytes()
+    break_nginx(infra)
+    broken = nginx_conf(infra).read_bytes()
+    db = DbSandbox(infra)
+    run = db.start_run("infra", "sandbox", "--yes")
+    try:
+        # Between the database host's restore and nginx's: the app hosts are on their turn.
+        run.wait_until(
+            "the app hosts' restore", lambda: run.saw("runner_on_ok", "Put back the managed files")
+        )
+    finally:
+        run.kill_9()
+
+    assert nginx_conf(infra).read_bytes() in (good, broken)  # old or new, never half
+    status = infra.cli("status", "sandbox", "--output", "json")
+    assert status.json()["lock"]["state"] == "stale", status.stdout
+    assert infra.cli("unlock", "sandbox").code == 0
+
+    rerun = infra.cli("infra", "sandbox", "--yes", "--output", "json")
+
+    assert rerun.code == 0, rerun.stderr
+    assert nginx_conf(infra).read_bytes() == good
+    assert infra.place_order() == 201
