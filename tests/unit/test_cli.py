@@ -50,3 +50,13 @@ def test_envs_lists_the_sandbox_as_json(runner: CliRunner) -> None:
 def test_output_rejects_unknown_formats(runner: CliRunner) -> None:
     result = runner.invoke(main, ["envs", "--output", "yaml"])
     assert result.exit_code == 2
+
+
+def test_infra_snapshots_is_the_listing_and_infra_env_the_rollback(runner: CliRunner) -> None:
+    listing = runner.invoke(main, ["infra", "snapshots", "--help"])
+    rollback = runner.invoke(main, ["infra", "--help"])
+    assert listing.exit_code == 0
+    assert "List ENVIRONMENT's infrastructure snapshots" in listing.output
+    assert rollback.exit_code == 0 and "--to SNAPSHOT" in rollback.output
+    unknown = runner.invoke(main, ["infra", "snapshots", "atlantis"])
+    assert unknown.exit_code == 2 and "unknown environment 'atlantis'" in unknown.stderr
