@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup demo test checks images lint unit integration drills ee bench bench-db clean sandbox-down
+.PHONY: setup demo test checks images lint unit integration drills ee bench bench-db bench-stop clean sandbox-down
 
 setup:
 	@scripts/setup.sh
@@ -58,6 +58,10 @@ ee: setup
 
 bench: setup
 	$(BIN)/python benchmarks/app_rollback.py
+
+## bench-stop: emergency stop and resume vs the same steps by hand (~3 min)
+bench-stop: setup
+	$(BIN)/python benchmarks/emergency_stop.py
 
 ## bench-db: database rollback vs the runbook's dump/restore on a generated database (~10 min)
 DB_BENCH_MB ?= 1024

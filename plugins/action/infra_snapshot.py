@@ -4,7 +4,7 @@
 
 Listing changes nothing and runs anywhere. Taking and restoring change the host: inside an
 authorized run, a host may restore only the snapshot the run was authorized for (or, when the
-run named none, the one its plan chose first).
+run named none, the one its plan chose first), or to the safety snapshot the run took itself.
 """
 
 import os
@@ -29,6 +29,9 @@ class ActionModule(GuardedModuleAction):
         if self._task.args.get("action") != "restore":
             return None
         snapshot = self._task.args.get("id") or ""
+        # A host whose restore failed goes back to the copy this run took of it.
+        if snapshot == f"pre-{grant.run_id}":
+            return None
         if not grant.target:
             run_grant.bind_plan(os.getppid(), task_vars.get("inventory_hostname"), "", snapshot)
             return None

@@ -21,7 +21,9 @@ from datetime import UTC, datetime
 
 MANIFEST = "manifest.json"
 SNAPSHOT_FORMAT = 1
-ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}$")
+ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}")
+MODE_RE = re.compile(r"[0-7]{4}")
+SHA256_RE = re.compile(r"[0-9a-f]{64}")
 
 
 class SnapshotError(Exception):
@@ -60,12 +62,13 @@ def take(root, snapshot_id, files, running, reason, now=None):
     """Copy the managed files that exist into <root>/<snapshot_id>; return its manifest.
 
     files: [{"path", "service"}]; running: {service: bool}. Returns None when none of the
-    files exists (nothing to keep). An existing snapshot of that id is returned unchanged.
+    files exists (nothing to keep). An id that exists already is refused: a safety copy must
+    hold the files as they are now, never stand in for an older one.
     """
     _check_id(snapshot_id)
     folder = os.path.join(root, snapshot_id)
-    if os.path.exists(os.path.join(folder, MANIFEST)):
-        return load(root, snapshot_id)
+    if os.path.lexists(folder):
+        raise SnapshotError(f"snapshot {snapshot_id} exists already; nothing was taken")
     entries = []
     for index, item in enumerate(files):
         state = describe(item["path"])
@@ -127,7 +130,32 @@ def load(root, snapshot_id):
         raise SnapshotError(f"snapshot {snapshot_id} has an unreadable manifest ({exc})") from exc
     if not isinstance(manifest, dict) or manifest.get("format") != SNAPSHOT_FORMAT:
         raise SnapshotError(f"snapshot {snapshot_id} has a manifest this version does not read")
+    if manifest.get("id") != snapshot_id or not _entries_sound(manifest.get("files")):
+        raise SnapshotError(f"snapshot {snapshot_id} has a damaged manifest; restore another one")
     return manifest
+
+
+def _entries_sound(entries):
+    """Every entry as take writes it: its own index, an absolute path, and when the file
+    existed, a mode, an owner and a SHA-256 (restore writes and checks exactly these)."""
+    if not isinstance(entries, list):
+        return False
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict) or entry.get("index") != index:
+            return False
+        path, service = entry.get("path"), entry.get("service")
+        if not (isinstance(path, str) and os.path.isabs(path) and isinstance(service, str)):
+            return False
+        if entry.get("exists") is False:
+            continue
+        if entry.get("exists") is not True:
+            return False
+        texts = [entry.get(key) for key in ("mode", "sha256", "owner", "group")]
+        if not all(isinstance(text, str) and text for text in texts):
+            return False
+        if not (MODE_RE.fullmatch(entry["mode"]) and SHA256_RE.fullmatch(entry["sha256"])):
+            return False
+    return True
 
 
 def problems(root, manifest):
@@ -150,7 +178,7 @@ def list_snapshots(root):
         return []
     found = []
     for name in os.listdir(root):
-        if name.startswith(".") or not ID_RE.match(name):
+        if name.startswith(".") or not ID_RE.fullmatch(name):
             continue
         try:
             manifest = load(root, name)
@@ -198,6 +226,8 @@ def restore(root, snapshot_id, check=False):
     changed = differences(manifest)
     if check:
         return changed
+    # Owners first: a restore that could not finish is refused before it writes anything.
+    owners = {e["index"]: _ids(e) for e in changed if e["exists"]}
     for entry in changed:
         if not entry["exists"]:
             os.unlink(entry["path"])
@@ -209,7 +239,10 @@ def restore(root, snapshot_id, check=False):
         try:
             shutil.copyfile(stored, temporary)
             os.chmod(temporary, int(entry["mode"], 8))
-            _chown(temporary, entry)
+            if os.geteuid() == 0:
+                os.chown(temporary, *owners[entry["index"]])
+            with open(temporary, "rb") as written:
+                os.fsync(written.fileno())
             os.rename(temporary, entry["path"])
         except BaseException:
             if os.path.exists(temporary):
@@ -218,18 +251,16 @@ def restore(root, snapshot_id, check=False):
     return changed
 
 
-def _chown(path, entry):
+def _ids(entry):
+    """(uid, gid) of the entry's owner and group on this host."""
     try:
-        uid = pwd.getpwnam(entry["owner"]).pw_uid
-        gid = grp.getgrnam(entry["group"]).gr_gid
+        return pwd.getpwnam(entry["owner"]).pw_uid, grp.getgrnam(entry["group"]).gr_gid
     except KeyError:
         owner = f"{entry['owner']}:{entry['group']}"
         missing = f"owner {owner} of {entry['path']} no longer exists on this host"
         raise SnapshotError(missing) from None
-    if os.geteuid() == 0:
-        os.chown(path, uid, gid)
 
 
 def _check_id(snapshot_id):
-    if not isinstance(snapshot_id, str) or not ID_RE.match(snapshot_id):
+    if not isinstance(snapshot_id, str) or not ID_RE.fullmatch(snapshot_id):
         raise SnapshotError(f"snapshot id {snapshot_id!r} is not a snapshot id")

@@ -211,6 +211,12 @@ def authorize_playbook_run(
                     hint="leave rollback_to out; approvals name the action, "
                     f"'{action or runbook.name}'",
                 )
+            if not action:
+                needed = runbook.arguments[0].input
+                raise UsageError(
+                    f"a {runbook.name} run needs {needed}",
+                    hint=f"pass -e {needed}=... (one of {', '.join(runbook.arguments[0].choices)})",
+                )
             request["target"] = action
         if not check and not _true(extra_vars.get("rollback_confirmed")):
             raise PreflightError(

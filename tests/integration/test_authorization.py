@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -490,8 +491,8 @@ def test_break_glass_lets_on_call_act_alone_until_management_signs_off(guarded: 
 
 def test_on_call_stops_traffic_alone_and_resuming_needs_an_approver(guarded: Sandbox) -> None:
     """The emergency stop end to end under break-glass: on-call stops traffic with their own
-    signature, management signs off afterwards, and the resume needs an approver's signature
-    for exactly that action."""
+    signature, management signs off afterwards, and the resume needs an approver (its own
+    rule, without break-glass)."""
     assert run_via(guarded, "cli", approval(guarded, "lena"))[0] == 0  # the good release live
     guarded.env["ROLLBACKCTL_OPERATOR"] = REQUESTER
     key = str(guarded.keys[REQUESTER])
@@ -503,10 +504,11 @@ def test_on_call_stops_traffic_alone_and_resuming_needs_an_approver(guarded: San
     own = approval(guarded, REQUESTER, rollback_type="emergency-stop", target="emergency-stop")
     alone = stop("--approval", str(own))
     assert alone.code == 4 and "requester may not approve" in alone.stderr
-    # An approval signed to resume never stops traffic (nor the reverse): the action is signed.
-    resume_only = approval(guarded, "lena", rollback_type="emergency-stop", target="resume")
-    wrong = stop("--approval", str(resume_only))
-    assert wrong.code == 4 and "signed for target resume, not emergency-stop" in wrong.stderr
+    # An approval signed for another action of the same rule (read-only off) never stops traffic.
+    read_only_off = approval(guarded, "lena", rollback_type="emergency-stop", target="off")
+    wrong = stop("--approval", str(read_only_off))
+    assert wrong.code == 4 and "signed for target off, not emergency-stop" in wrong.stderr
+    resume_only = approval(guarded, "lena", rollback_type="resume", target="resume")
     assert guarded.host_state() == before
 
     stopped = stop("--break-glass", "--approval", str(own))
@@ -524,13 +526,20 @@ def test_on_call_stops_traffic_alone_and_resuming_needs_an_approver(guarded: San
     signed = guarded.cli("sign-off", ENV, run_id, "--approval", str(sign_off))
     assert signed.code == 0, signed.stderr
 
-    def resume(*approvals: Path) -> Any:
-        args = [arg for path in approvals for arg in ("--approval", str(path))]
+    def resume(*approvals: Path | str) -> Any:
+        args = [
+            arg
+            for item in approvals
+            for arg in ((str(item),) if item == "--break-glass" else ("--approval", str(item)))
+        ]
         return guarded.cli("resume", ENV, "--yes", "--key", key, "--output", "json", *args)
 
-    mine = approval(guarded, REQUESTER, rollback_type="emergency-stop", target="resume")
+    mine = approval(guarded, REQUESTER, rollback_type="resume", target="resume")
     refused = resume(mine)
     assert refused.code == 4 and "requester may not approve" in refused.stderr
+    # Break-glass stops traffic alone; it never resumes it (the resume rule has none).
+    alone_again = approval(guarded, REQUESTER, rollback_type="resume", target="resume")
+    assert resume(alone_again, "--break-glass").code == 4
     assert guarded.fetch("/api/products")[0] == 503
 
     resumed = resume(resume_only)
@@ -540,3 +549,48 @@ def test_on_call_stops_traffic_alone_and_resuming_needs_an_approver(guarded: San
     assert guarded.served_release() == GOOD
     assert database_writable(guarded)
     assert not any(line.endswith(" down;") for line in guarded.upstream_servers())
+
+
+def test_an_approval_to_stop_writes_never_turns_them_back_on(
+    guarded: Sandbox, tmp_path: Path
+) -> None:
+    """An inventory the launcher chose sets read_only_state: off; the run carries an approval
+    for read-only on and names no state itself. The run is refused and writes stay off."""
+    with psycopg.connect(
+        host="127.0.0.1", port=guarded.db_port, user="postgres", autocommit=True
+    ) as conn:
+        conn.execute("ALTER DATABASE market SET default_transaction_read_only = on")
+    inventory = tmp_path / "inventory"
+    shutil.copytree(guarded.checkout / "inventories" / ENV, inventory)
+    (inventory / "group_vars" / "db" / "steer.yml").write_text('read_only_state: "off"\n')
+    variables = {
+        "rollback_confirmed": True,
+        "rollback_requester": REQUESTER,
+        "rollback_approvals": [
+            str(approval(guarded, "lena", rollback_type="emergency-stop", target="on"))
+        ],
+        "rollback_request": str(run_request(guarded, rollback_type="emergency-stop")),
+    }
+    before = guarded.host_state()
+
+    run = subprocess.run(
+        [
+            str(REPO_ROOT / ".venv" / "bin" / "ansible-playbook"),
+            "-i",
+            str(inventory / "hosts.yml"),
+            str(guarded.checkout / "playbooks" / "read_only.yml"),
+            "-e",
+            json.dumps(variables),
+        ],
+        cwd=guarded.checkout,
+        env={**guarded.env, "PATH": f"{REPO_ROOT / '.venv' / 'bin'}:{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+    assert run.returncode != 0
+    assert "a read-only run needs read_only_state" in failure_line(run)
+    assert not database_writable(guarded)
+    assert guarded.host_state() == before

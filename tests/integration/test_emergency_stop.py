@@ -51,6 +51,9 @@ def assert_maintenance_page(stack: Sandbox) -> None:
         assert status == 503, (route, status)
         assert int(headers["Retry-After"]) > 0
         assert "maintenance" in body
+    # A write gets the page too (503, so clients retry), not a 405 of the static file.
+    status, headers, body = stack.fetch("/api/login", method="POST")
+    assert status == 503 and int(headers["Retry-After"]) > 0 and "maintenance" in body
 
 
 # First in the file: it needs the stack's bad release current; the `good` fixture below rolls
@@ -159,6 +162,7 @@ def test_an_nginx_without_the_maintenance_switch_fails_the_stop_loudly(stack: Sa
         last = stopped.stderr.strip().splitlines()[-1]
         assert "not the maintenance page (503 with Retry-After)" in last
         assert "apply the nginx_server role" in last
+        assert not stack.maintenance_flag.exists()  # a flag nginx ignores does not stay behind
         # The failure stops the run before writes or app hosts are touched.
         assert app_write_error(stack) is None
         assert all(app_host_answers(stack, host) for host in APP_HOSTS)

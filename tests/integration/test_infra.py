@@ -188,3 +188,35 @@ def test_kill_during_the_restore_leaves_each_file_whole_and_a_rerun_converges(
     assert rerun.code == 0, rerun.stderr
     assert nginx_conf(infra).read_bytes() == good
     assert infra.place_order() == 201
+
+
+def test_infra_under_an_emergency_stop_is_refused_and_changes_nothing(infra: Sandbox) -> None:
+    break_nginx(infra)  # before the stop: afterwards every route answers the page
+    assert infra.cli("emergency-stop", "sandbox").code == 0
+    before = infra.host_state()
+
+    refused = infra.cli("infra", "sandbox", "--yes")
+
+    assert refused.code == 3, refused.stderr
+    last = refused.stderr.strip().splitlines()[-1]
+    assert "sandbox is under an emergency stop" in last and "resume it first" in last
+    assert infra.host_state() == before
+
+
+def test_a_restore_that_fails_puts_back_what_the_host_had(infra: Sandbox) -> None:
+    # An nginx.conf that fails `nginx -t`, on disk only (nginx keeps serving the good one),
+    # gets into a snapshot: sandbox up takes one before it writes the config again.
+    good = nginx_conf(infra).read_bytes()
+    nginx_conf(infra).write_bytes(good + b"\nthis is not nginx;\n")
+    assert infra.cli("sandbox", "up").code == 0
+    assert nginx_conf(infra).read_bytes() == good
+    bad = next(s for s in snapshots(infra) if not s["id"].startswith("pre-"))
+
+    result = infra.cli("infra", "sandbox", "--to", bad["id"], "--yes")
+
+    assert result.code == 6, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert f"restoring snapshot {bad['id']} failed on lb1" in last
+    assert "its files were put back from pre-" in last
+    assert nginx_conf(infra).read_bytes() == good
+    assert infra.place_order() == 201

@@ -152,10 +152,12 @@ class Sandbox:
         except urllib.error.HTTPError as exc:
             return exc.code, json.loads(exc.read() or b"{}")
 
-    def fetch(self, path: str) -> tuple[int, dict[str, str], str]:
-        """Status, headers and body text of a GET through nginx, whatever it answers."""
+    def fetch(self, path: str, method: str = "GET") -> tuple[int, dict[str, str], str]:
+        """Status, headers and body text of a request through nginx, whatever it answers."""
+        data = b"{}" if method in ("POST", "PUT") else None
+        req = urllib.request.Request(self.url + path, data=data, method=method)
         try:
-            with urllib.request.urlopen(self.url + path, timeout=10) as resp:
+            with urllib.request.urlopen(req, timeout=10) as resp:
                 return resp.status, dict(resp.headers), resp.read().decode()
         except urllib.error.HTTPError as exc:
             return exc.code, dict(exc.headers), exc.read().decode()

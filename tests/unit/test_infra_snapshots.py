@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -124,3 +125,48 @@ def test_snapshots_of_all_hosts_merge_into_one_list_newest_first() -> None:
     assert merged[0]["taken_at"] == "2026-11-29T10:00:01Z"
     assert merged[0]["verified"] is False and sorted(merged[0]["hosts"]) == ["db1", "lb1"]
     assert merged[1]["verified"] is True
+
+
+def test_an_existing_snapshot_id_is_never_reused(tmp_path: Path, managed: dict[str, Path]) -> None:
+    root = tmp_path / "snapshots"
+    take(root, managed)
+    managed["conf"].write_text("changed;\n")
+
+    with pytest.raises(infrasnap.SnapshotError) as caught:
+        take(root, managed)
+
+    assert "exists already" in str(caught.value)
+    assert (root / "S1" / "files" / "0").read_text() == "worker_processes 1;\n"
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda m: m.update(id="S2"),
+        lambda m: m["files"][0].update(path="relative/nginx.conf"),
+        lambda m: m["files"][0].update(index=5),
+        lambda m: m["files"][0].update(mode="rwx"),
+        lambda m: m["files"][0].update(sha256="x" * 64),
+        lambda m: m.update(files={}),
+    ],
+)
+def test_a_manifest_that_take_did_not_write_is_refused(
+    tmp_path: Path, managed: dict[str, Path], edit
+) -> None:
+    root = tmp_path / "snapshots"
+    manifest = take(root, managed)
+    edit(manifest)
+    (root / "S1" / "manifest.json").write_text(json.dumps(manifest))
+    managed["conf"].write_text("current;\n")
+
+    with pytest.raises(infrasnap.SnapshotError) as caught:
+        infrasnap.restore(str(root), "S1")
+
+    assert "damaged manifest" in str(caught.value)
+    assert managed["conf"].read_text() == "current;\n"
+
+
+def test_an_id_with_a_trailing_newline_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(infrasnap.SnapshotError) as caught:
+        infrasnap.restore(str(tmp_path), "S1\n")
+    assert "is not a snapshot id" in str(caught.value)
