@@ -34,6 +34,8 @@ OUT_DIRS = ("job_templates", "playbooks")
 # The shared preflight's roles read every playbook's common inputs; a playbook's own roles
 # describe an input more precisely (release_select_to says more than rollback_authorize_target).
 PREFLIGHT_ROLES = frozenset({"rollback_authorize"})
+# Where an input comes from when no role documents it: the type's registry entry.
+REGISTRY = "registry"
 ROLE_TASKS = ("ansible.builtin.import_role", "ansible.builtin.include_role")
 BLOCK_KEYS = ("block", "rescue", "always")
 # A top-level variable read with a default: `rollback_to | default('')`. Attribute access
@@ -158,7 +160,24 @@ def playbook_inputs(playbook: Path, root: Path | None = None) -> list[Input]:
     for variable, spec in COMMON_INPUTS.items():
         if variable not in found and (takes_target or variable != "rollback_to"):
             found[variable] = Input(variable, "rollback_authorize", variable, dict(spec))
+    # The registry's arguments (read-only's state) have no default: the job asks for them.
+    for argument in entry.arguments if entry else ():
+        if argument.input not in found:
+            found[argument.input] = Input(
+                argument.input, REGISTRY, argument.name, argument_spec(argument)
+            )
     return list(found.values())
+
+
+def argument_spec(argument: registry.Argument) -> dict[str, Any]:
+    """A registry argument as an option spec: required, one of its choices, no default."""
+    return {
+        "type": "str",
+        "required": True,
+        "choices": list(argument.choices),
+        "description": f"The {argument.name} to set; an approval names it, and is good for no"
+        " other.",
+    }
 
 
 def _literal_default(spec: dict[str, Any]) -> Any:
@@ -174,6 +193,12 @@ def _question_name(description: str) -> str:
     return first[:1].upper() + first[1:]
 
 
+def _documented_by(item: Input) -> str:
+    if item.role == REGISTRY:
+        return f"meta/rollbacks.yml, argument {item.option}"
+    return f"role {item.role}, option {item.option}"
+
+
 def survey_question(item: Input) -> dict[str, Any] | None:
     """The AWX survey question for an input; None for lists and dicts, which surveys cannot give."""
     spec = item.spec
@@ -183,7 +208,7 @@ def survey_question(item: Input) -> dict[str, Any] | None:
     description = " ".join(str(spec.get("description", "")).split())
     question: dict[str, Any] = {
         "question_name": _question_name(description) or item.variable,
-        "question_description": f"{description} (role {item.role}, option {item.option})",
+        "question_description": f"{description} ({_documented_by(item)})",
         "variable": item.variable,
         "type": SURVEY_TYPES[kind],
         "required": bool(spec.get("required", False)),

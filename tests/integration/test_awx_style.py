@@ -93,6 +93,9 @@ def survey_answers(template: dict[str, Any], **answers: str) -> dict[str, Any]:
     values = {q["variable"]: q["default"] for q in spec if q["default"] != ""}
     unknown = set(answers) - {q["variable"] for q in spec}
     assert not unknown, f"not survey questions: {unknown}"
+    # AWX launches no job while a required question is unanswered.
+    unanswered = {q["variable"] for q in spec if q["required"]} - set(answers)
+    assert not unanswered, f"required survey questions unanswered: {unanswered}"
     return {**values, **answers}
 
 
@@ -193,8 +196,14 @@ def test_job_without_confirmation_is_refused_and_changes_nothing(
     project: Path, sandbox: Sandbox, tmp_path: Path, template_name: str
 ) -> None:
     before = sandbox.host_state()
+    template = yaml.safe_load(
+        (REPO_ROOT / "awx" / "job_templates" / f"{template_name}.yml").read_text()
+    )
+    required = {
+        q["variable"]: q["choices"][0] for q in template["survey_spec"]["spec"] if q["required"]
+    }
 
-    runner = launch(project, sandbox, tmp_path, template_name)
+    runner = launch(project, sandbox, tmp_path, template_name, **required)
 
     assert runner.status == "failed", stdout_tail(runner)
     (role, _task, message), *_ = failed_tasks(runner)

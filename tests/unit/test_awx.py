@@ -60,6 +60,17 @@ def test_target_question_is_the_input_the_authorize_step_reads() -> None:
     assert (to["type"], to["default"], to["required"]) == ("text", "", False)
 
 
+def test_read_only_job_asks_which_state_and_has_no_default() -> None:
+    state = questions("read_only")["read_only_state"]
+    assert (state["type"], state["choices"], state["required"]) == (
+        "multiplechoice",
+        ["on", "off"],
+        True,
+    )
+    assert state["default"] == ""
+    assert "read_only_state" not in questions("emergency_stop")
+
+
 def test_every_registered_type_gets_a_template_named_for_it() -> None:
     assert template("read_only")["name"] == "rollbackctl read-only (read_only.yml)"
     assert template("database")["name"] == "rollbackctl db (database.yml)"
