@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shlex
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -168,6 +169,29 @@ def _check_groups(playbook: str, groups: Mapping[str, Sequence[str]]) -> None:
         )
 
 
+def _runbook_hosts(playbook: str, groups: Mapping[str, Sequence[str]]) -> list[str]:
+    """The inventory's hosts in the groups this runbook runs on."""
+    needed = registry.by_playbook()[playbook].groups
+    return sorted({host for name in needed for host in groups.get(name, ())})
+
+
+def _check_reached(
+    identities: Mapping[str, str | None], hosts: Sequence[str], inventory: str
+) -> None:
+    """Refuse a run none of whose hosts answered the preflight: unreachable, as a production
+    inventory is from a controller outside its network, or a run started past the preflight."""
+    if identities:
+        return
+    named = ", ".join(hosts[:4]) + (f" and {len(hosts) - 4} more" if len(hosts) > 4 else "")
+    raise PreflightError(
+        f"no host answered the preflight ({named}): unreachable, or the preflight did not "
+        "run; nothing changed",
+        hint="check that this controller reaches every host over its connection "
+        f"(ansible -i {shlex.quote(str(inventory))} all -m ansible.builtin.ping), then run "
+        "the whole runbook",
+    )
+
+
 def authorize_playbook_run(
     *,
     pid: int,
@@ -200,7 +224,9 @@ def authorize_playbook_run(
         playbook, rollback_type = _runbook_loaded(pid)
         request["rollback_type"] = rollback_type
         _check_groups(playbook, groups)
-        _check_run_shape(cli, extra_vars, identities, environment, lb_hosts)
+        _check_run_shape(
+            cli, extra_vars, identities, environment, lb_hosts, _runbook_hosts(playbook, groups)
+        )
         # The runbook's own entry: types sharing a rule (its policy key) differ in action.
         runbook = registry.by_playbook()[playbook]
         action = runbook.action_target(extra_vars)
@@ -408,6 +434,7 @@ def _check_run_shape(
     identities: Mapping[str, str | None],
     environment: str | None,
     lb_hosts: Sequence[str],
+    runbook_hosts: Sequence[str],
 ) -> None:
     """Refuse every way of running a runbook other than whole, on one environment's hosts."""
     _check_skipping(cli)
@@ -420,12 +447,11 @@ def _check_run_shape(
     problems = input_problems(extra_vars)
     if problems:
         raise NotAuthorizedError(problems[0], hint="pass only run inputs, as plain values")
+    _check_reached(identities, runbook_hosts, inventories[0])
     unenrolled = sorted(host for host, env in identities.items() if not env)
-    if not identities or unenrolled:
+    if unenrolled:
         raise NotAuthorizedError(
-            f"host {unenrolled[0] if unenrolled else 'list'} carries no environment identity"
-            if unenrolled
-            else "no host's environment identity was read (the preflight did not run)",
+            f"host {unenrolled[0]} carries no environment identity",
             hint="enroll every host (its identity file names its environment) and run the "
             "whole runbook",
         )

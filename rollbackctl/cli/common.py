@@ -81,8 +81,12 @@ def show_progress(step: Step) -> None:
     if step.status == "skipped" or step.task.startswith("Validating arguments against"):
         return
     line = f"  {step.status:<11} {step.host:<8} {step.task}"
-    if step.status in ("failed", "unreachable") and step.message:
-        line += f": {step.message.splitlines()[0]}"
+    lines = [text for text in (step.message or "").splitlines() if text.strip()]
+    if step.status == "failed" and lines:
+        line += f": {lines[0]}"
+    elif step.status == "unreachable" and lines:
+        # The connection's own words come last, after what the strategy adds around them.
+        line += f": {lines[-1]}"
     click.echo(line, err=True)
 
 

@@ -35,7 +35,9 @@ def build_result(
             host["failed"] += 1
     for name, counts in outcome.host_stats.items():
         host = hosts.setdefault(name, {"status": "ok", "changed": 0, "failed": 0})
-        if counts.get("failures") or counts.get("dark"):
+        if counts.get("dark"):
+            host["status"] = "unreachable"
+        elif counts.get("failures"):
             host["status"] = "failed"
     status = "planned" if check and outcome.ok else ("succeeded" if outcome.ok else "failed")
     return {
