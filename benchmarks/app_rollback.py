@@ -10,17 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
-import time
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-BIN = REPO / ".venv" / "bin"
+from stack import BIN, CLI, REPO, private_sandbox, sh, timed
+
 GOOD, BAD = "2026.11.1", "2026.11.2"
 
 # What an operator would type without rollbackctl: per host stop, switch, start; then wait
@@ -37,29 +31,14 @@ until curl -fs "$URL/api/health" | grep -q "\"release\": \"$TARGET\""; do sleep 
 """
 
 
-def sh(cmd: list[str], env: dict[str, str], **kw: object) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(cmd, env=env, check=True, capture_output=True, text=True, **kw)
-
-
-def timed(cmd: list[str], env: dict[str, str], **kw: object) -> float:
-    start = time.perf_counter()
-    sh(cmd, env, **kw)
-    return time.perf_counter() - start
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
 
-    state = Path(tempfile.mkdtemp(prefix="rollbackctl-bench-"))
-    state.chmod(0o755)
-    env = {**os.environ, "ROLLBACKCTL_STATE_DIR": str(state), "PATH": f"{BIN}:{os.environ['PATH']}"}
-    cli = [str(BIN / "rollbackctl")]
-    try:
-        sh([*cli, "sandbox", "up"], env)
-        status = json.loads(sh([*cli, "sandbox", "status", "-o", "json"], env).stdout)
-        raw_env = {**env, "ROOT": f"{state}/sandbox", "URL": status["url"]}
+    with private_sandbox() as stack:
+        env = stack.env
+        raw_env = {**env, "ROOT": str(stack.root), "URL": stack.url}
         redeploy_bad = [
             str(BIN / "ansible-playbook"),
             "-i",
@@ -73,7 +52,7 @@ def main() -> int:
         tool, raw = [], []
         for run in range(args.runs):
             sh(redeploy_bad, env, cwd=REPO)
-            tool.append(timed([*cli, "app", "sandbox", "--yes"], env))
+            tool.append(timed([*CLI, "app", "sandbox", "--yes"], env))
             # Raw baseline from the same starting point: the bad release live on both hosts.
             sh(["bash", "-c", RAW_ROLLBACK], {**raw_env, "TARGET": BAD})
             raw.append(timed(["bash", "-c", RAW_ROLLBACK], {**raw_env, "TARGET": GOOD}))
@@ -95,11 +74,6 @@ def main() -> int:
                 indent=2,
             )
         )
-    finally:
-        subprocess.run(
-            [*cli, "sandbox", "down", "--purge"], env=env, capture_output=True, check=False
-        )
-        shutil.rmtree(state, ignore_errors=True)
     return 0
 
 

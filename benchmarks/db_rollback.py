@@ -12,11 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
@@ -24,8 +20,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-BIN = REPO / ".venv" / "bin"
+from stack import CLI, private_sandbox, sh
+
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 CUSTOMER = {"email": "customer@example.com", "password": "customer-pass"}
 # An order row with its index entries takes about this much room on disk.
@@ -43,14 +39,6 @@ gunzip -c "$WORK/previous.sql.gz" \
 for host in app1 app2; do "$ROOT/app/$host/bin/appctl" ensure-started >/dev/null; done
 until curl -fs "$URL/api/health" | grep -q '"db_schema_version": 1'; do sleep 0.05; done
 """
-
-
-def sh(cmd: list[str], env: dict[str, str], **kw: Any) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(cmd, env=env, check=False, capture_output=True, text=True, **kw)
-    if proc.returncode != 0:
-        tail = proc.stderr.strip().splitlines()[-3:]
-        raise SystemExit(f"{' '.join(cmd[:3])} failed (exit {proc.returncode}): {tail}")
-    return proc
 
 
 def log(message: str) -> None:
@@ -147,16 +135,11 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="leave the sandbox up afterwards")
     args = parser.parse_args()
 
-    state = Path(tempfile.mkdtemp(prefix="rollbackctl-dbbench-"))
-    state.chmod(0o755)
-    env = {**os.environ, "ROLLBACKCTL_STATE_DIR": str(state), "PATH": f"{BIN}:{os.environ['PATH']}"}
-    cli = [str(BIN / "rollbackctl")]
-    try:
-        log("sandbox up")
-        sh([*cli, "sandbox", "up"], env)
-        sh([*cli, "app", "sandbox", "--yes"], env)  # the good release, so orders succeed
-        status = json.loads(sh([*cli, "sandbox", "status", "-o", "json"], env).stdout)
-        port, url = status["database"]["port"], status["url"]
+    log("sandbox up")
+    # The good release, so orders succeed.
+    with private_sandbox(good_release_live=True, keep=args.keep) as stack:
+        env, state = stack.env, stack.state
+        port, url = stack.db_port, stack.url
         log(f"generating about {args.size_mb} MB of orders")
         grow(env, port, args.size_mb)
         size = sh(
@@ -169,8 +152,8 @@ def main() -> int:
             env,
         ).stdout.strip()
         log(f"database size {int(size) / 2**20:.0f} MiB; taking and verifying the backup")
-        backup = json.loads(sh([*cli, "backup", "sandbox", "-o", "json"], env).stdout)["backup"]
-        sh([*cli, "backups", "verify", "sandbox", backup["id"]], env)
+        backup = json.loads(sh([*CLI, "backup", "sandbox", "-o", "json"], env).stdout)["backup"]
+        sh([*CLI, "backups", "verify", "sandbox", backup["id"]], env)
         # The runbook's previous backup is the same state, as plain SQL through gzip.
         work = state / "runbook"
         work.mkdir()
@@ -178,7 +161,7 @@ def main() -> int:
         sh(["bash", "-o", "pipefail", "-c", f"{dump} > {work}/previous.sql.gz"], env)
 
         result = {}
-        restore = [*cli, "db", "sandbox", "--backup", backup["id"], "--yes", "-o", "json"]
+        restore = [*CLI, "db", "sandbox", "--backup", backup["id"], "--yes", "-o", "json"]
 
         def rollbackctl_db() -> dict[str, Any]:
             database = json.loads(sh(restore, env).stdout)["database"]
@@ -212,12 +195,6 @@ def main() -> int:
                 indent=2,
             )
         )
-    finally:
-        if not args.keep:
-            subprocess.run(
-                [*cli, "sandbox", "down", "--purge"], env=env, capture_output=True, check=False
-            )
-            shutil.rmtree(state, ignore_errors=True)
     return 0
 
 

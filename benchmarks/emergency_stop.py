@@ -14,20 +14,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-BIN = REPO / ".venv" / "bin"
+from stack import CLI, private_sandbox, sh, timed
 
 SQL_READ_ONLY = (
     "ALTER DATABASE market SET default_transaction_read_only = on; "
@@ -50,10 +44,6 @@ until [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/api/admin/summary")" = 4
   sleep 0.05
 done
 """
-
-
-def sh(cmd: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(cmd, env=env, check=True, capture_output=True, text=True)
 
 
 def status_of(url: str) -> int:
@@ -90,12 +80,6 @@ def stop_timed(cmd: list[str], env: dict[str, str], url: str) -> tuple[float, fl
     return whole, first_503[0] if first_503 else whole
 
 
-def timed(cmd: list[str], env: dict[str, str]) -> float:
-    started = time.perf_counter()
-    sh(cmd, env)
-    return time.perf_counter() - started
-
-
 def medians(samples: dict[str, list[float]]) -> dict[str, float]:
     return {name: round(statistics.median(values), 3) for name, values in samples.items()}
 
@@ -105,20 +89,15 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
 
-    state = Path(tempfile.mkdtemp(prefix="rollbackctl-bench-"))
-    state.chmod(0o755)
-    env = {**os.environ, "ROLLBACKCTL_STATE_DIR": str(state), "PATH": f"{BIN}:{os.environ['PATH']}"}
-    cli = [str(BIN / "rollbackctl")]
-    try:
-        sh([*cli, "sandbox", "up"], env)
-        sh([*cli, "app", "sandbox", "--yes"], env)  # the good release live: resume verifies it
-        status = json.loads(sh([*cli, "sandbox", "status", "-o", "json"], env).stdout)
-        url = f"{status['url']}/api/admin/summary"
+    # The good release live: resume verifies it.
+    with private_sandbox(good_release_live=True) as stack:
+        env = stack.env
+        url = f"{stack.url}/api/admin/summary"
         raw_env = {
             **env,
-            "ROOT": f"{state}/sandbox",
-            "URL": status["url"],
-            "DB_PORT": str(status["database"]["port"]),
+            "ROOT": str(stack.root),
+            "URL": stack.url,
+            "DB_PORT": str(stack.db_port),
             "SQL_READ_ONLY": SQL_READ_ONLY,
         }
         samples: dict[str, list[float]] = {
@@ -130,10 +109,10 @@ def main() -> int:
             "resume_raw_s": [],
         }
         for run in range(args.runs):
-            whole, page = stop_timed([*cli, "emergency-stop", "sandbox"], env, url)
+            whole, page = stop_timed([*CLI, "emergency-stop", "sandbox"], env, url)
             samples["stop_rollbackctl_s"].append(whole)
             samples["page_up_rollbackctl_s"].append(page)
-            samples["resume_rollbackctl_s"].append(timed([*cli, "resume", "sandbox", "--yes"], env))
+            samples["resume_rollbackctl_s"].append(timed([*CLI, "resume", "sandbox", "--yes"], env))
             whole, page = stop_timed(["bash", "-c", RAW_STOP], raw_env, url)
             samples["stop_raw_s"].append(whole)
             samples["page_up_raw_s"].append(page)
@@ -157,11 +136,6 @@ def main() -> int:
                 indent=2,
             )
         )
-    finally:
-        subprocess.run(
-            [*cli, "sandbox", "down", "--purge"], env=env, capture_output=True, check=False
-        )
-        shutil.rmtree(state, ignore_errors=True)
     return 0
 
 

@@ -113,14 +113,16 @@ def test_tags_and_steps_cannot_skip_the_preflight(guarded: Sandbox) -> None:
         ("app_service.yml", {}),
         ("sandbox.yml", {"sandbox_state": "stopped"}),
         ("backup_verify.yml", {}),
+        ("sandbox.yml", {"sandbox_state": "started", "sandbox_snapshot_id": "20261129T000000Z"}),
     ],
-    ids=["deploy", "app-service", "sandbox-stop", "backup-verify"],
+    ids=["deploy", "app-service", "sandbox-stop", "backup-verify", "sandbox-snapshot"],
 )
 def test_helper_playbooks_change_no_guarded_host(guarded: Sandbox, name: str, extra: dict) -> None:
     if name == "backup_verify.yml":
         made = guarded.cli("backup", ENV, "--output", "json")
         assert made.code == 0, made.stderr
     before, audited = guarded.host_state(), len(guarded.audit_entries())
+    snapshots = infra_snapshot_files(guarded)
     run = playbook(guarded, name, "-e", json.dumps(extra))
     if name == "backup_verify.yml":
         # Verifying restores the backup into a scratch database and drops it: it runs, and
@@ -131,6 +133,15 @@ def test_helper_playbooks_change_no_guarded_host(guarded: Sandbox, name: str, ex
         assert "belongs to sandbox-guarded" in error_lines(run)
         assert refusals(guarded, audited)
     assert guarded.host_state() == before
+    assert infra_snapshot_files(guarded) == snapshots
+
+
+def infra_snapshot_files(stack: Sandbox) -> list[str]:
+    """Every file of every host's infrastructure snapshots, with its content."""
+    root = stack.root / "infra-snapshots"
+    return sorted(
+        f"{p.relative_to(root)}:{p.read_bytes()!r}" for p in root.rglob("*") if p.is_file()
+    )
 
 
 @pytest.mark.parametrize(
@@ -152,16 +163,33 @@ def test_helper_playbooks_change_no_guarded_host(guarded: Sandbox, name: str, ex
                 "state": "started",
             }
         },
+        {
+            "rollbackctl.runbooks.infra_snapshot": {
+                "action": "take",
+                "root": "{{ infra_snapshot_root }}",
+                "id": "intruder",
+                "files": "{{ infra_managed_files }}",
+            }
+        },
+        {
+            "rollbackctl.runbooks.infra_snapshot": {
+                "action": "restore",
+                "root": "{{ infra_snapshot_root }}",
+                "id": "intruder",
+            }
+        },
     ],
-    ids=["image-build", "container-run"],
+    ids=["image-build", "container-run", "snapshot-take", "snapshot-restore"],
 )
-def test_the_collections_docker_steps_in_a_playbook_of_ones_own_change_no_guarded_host(
+def test_the_collections_host_steps_in_a_playbook_of_ones_own_change_no_guarded_host(
     guarded: Sandbox, tmp_path: Path, step: dict
 ) -> None:
-    """The container runtime's host changes go through the guard, whoever's play calls them."""
+    """The container runtime's and the infrastructure snapshots' host changes go through the
+    guard, whoever's play calls them."""
     own = tmp_path / "own.yml"
     own.write_text(json.dumps([{"hosts": "app", "gather_facts": False, "tasks": [step]}]))
     before, audited = guarded.host_state(), len(guarded.audit_entries())
+    snapshots = infra_snapshot_files(guarded)
 
     run = playbook(guarded, str(own))
 
@@ -169,6 +197,7 @@ def test_the_collections_docker_steps_in_a_playbook_of_ones_own_change_no_guarde
     assert "belongs to sandbox-guarded" in error_lines(run)
     assert len(refusals(guarded, audited)) >= 2
     assert guarded.host_state() == before
+    assert infra_snapshot_files(guarded) == snapshots
 
 
 def test_rollback_type_is_the_playbooks_not_a_variable(guarded: Sandbox) -> None:
