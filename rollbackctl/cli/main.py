@@ -9,7 +9,17 @@ import click
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import RollbackError
 
 from rollbackctl import __version__
-from rollbackctl.cli import authz, backups, drill, infra, inventory, rollbacks, runs, sandbox
+from rollbackctl.cli import (
+    authz,
+    backups,
+    dbdiff,
+    drill,
+    infra,
+    inventory,
+    rollbacks,
+    runs,
+    sandbox,
+)
 from rollbackctl.cli.common import EXIT_CODE_HELP, emit
 from rollbackctl.run.report import render_text
 
@@ -55,5 +65,5 @@ def main(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
-for commands in (inventory, rollbacks, backups, infra, authz, drill, runs, sandbox):
+for commands in (inventory, rollbacks, backups, dbdiff, infra, authz, drill, runs, sandbox):
     commands.register(main)

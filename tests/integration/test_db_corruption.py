@@ -115,6 +115,13 @@ def test_data_corruption_restores_the_last_verified_backup(db: DbSandbox) -> Non
     assert app_write_error(db) is None  # read-only mode was left
     kept = document["database"]["previous_database"]
     assert db.query("SELECT count(*) FROM orders WHERE total_cents < 0", kept)[0][0] == 1
+    # The corrupted rows are what the kept database alone holds: named, key by key.
+    (order_id,) = db.query("SELECT min(id)::text FROM orders")[0]
+    changed = {
+        table["table"]: table["changed_keys"]
+        for table in document["database"]["kept_vs_restored"]["tables"]
+    }
+    assert changed == {"users": ["1"], "orders": [order_id], "products": []}
 
 
 def test_data_corruption_restores_the_backup_named_not_the_newest(db: DbSandbox) -> None:

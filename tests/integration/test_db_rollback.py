@@ -63,6 +63,57 @@ def test_db_rollback_keeps_pre_rollback_copy(db: DbSandbox, backup: dict[str, An
     assert db.emails(kept) == before
 
 
+def test_rows_written_after_the_backup_are_named_and_db_diff_prints_them(
+    db: DbSandbox, backup: dict[str, Any]
+) -> None:
+    """The user signed up after the backup and a restocked product live on only in the kept
+    database: the run says which, and db-diff says it again from the run's record."""
+    (user_id,) = db.query("SELECT max(id)::text FROM users")[0]
+    db.execute("UPDATE products SET stock = stock + 5 WHERE id = (SELECT min(id) FROM products)")
+    (product_id,) = db.query("SELECT min(id)::text FROM products")[0]
+
+    result = db.cli("db", "sandbox", "--backup", backup["id"], "--yes", "--output", "json")
+
+    assert result.code == 0, result.stderr
+    document = result.json()
+    comparison = document["database"]["kept_vs_restored"]
+    assert comparison["previous"] == document["database"]["previous_database"]
+    tables = {table["table"]: table for table in comparison["tables"]}
+    assert set(tables) == {"users", "orders", "products"}
+    assert (tables["users"]["only_in_previous"], tables["users"]["changed"]) == (1, 0)
+    assert tables["users"]["only_in_previous_keys"] == [user_id]
+    assert (tables["products"]["only_in_previous"], tables["products"]["changed"]) == (0, 1)
+    assert tables["products"]["changed_keys"] == [product_id]
+    assert (tables["orders"]["only_in_previous"], tables["orders"]["changed"]) == (0, 0)
+    assert comparison["written_after_backup"] == 2
+    # The kept database really holds them: the comparison is not a guess.
+    assert db.query(
+        f"SELECT count(*) FROM users WHERE id = {int(user_id)}", comparison["previous"]
+    ) == [(1,)]
+    assert db.query(f"SELECT count(*) FROM users WHERE id = {int(user_id)}") == [(0,)]
+
+    printed = db.cli("db-diff", "sandbox", document["run_id"], "--output", "json")
+    assert printed.code == 0, printed.stderr
+    assert printed.json()["tables"] == comparison["tables"]
+    text = db.cli("db-diff", "sandbox", document["run_id"])
+    assert f"2 rows only in {comparison['previous']}" in text.stdout
+    assert f"keys: {user_id}" in text.stdout
+
+
+def test_db_diff_names_what_is_wrong_with_a_run_that_kept_no_database(db: DbSandbox) -> None:
+    plan = db.cli("db", "sandbox", "--check", "--output", "json")
+    assert plan.code == 0, plan.stderr
+
+    refused = db.cli("db-diff", "sandbox", plan.json()["run_id"])
+    unknown = db.cli("db-diff", "sandbox", "20990101T000000Z-abcdef")
+    elsewhere = db.cli("db-diff", "sandbox-guarded", plan.json()["run_id"])
+
+    assert refused.code == 2, refused.stderr
+    assert "did not swap a database in (planned, check mode)" in refused.stderr
+    assert unknown.code == 2 and "no run 20990101T000000Z-abcdef recorded" in unknown.stderr
+    assert elsewhere.code == 2 and "ran on sandbox, not sandbox-guarded" in elsewhere.stderr
+
+
 def test_db_rollback_defaults_to_the_latest_verified_backup(
     db: DbSandbox, backup: dict[str, Any]
 ) -> None:

@@ -44,6 +44,7 @@ READ_ONLY = {
     "rollbackctl.runbooks.app_checklist",
     "rollbackctl.runbooks.db_checklist",
     "rollbackctl.runbooks.db_assess",
+    "rollbackctl.runbooks.db_diff",
 }
 # Changes that only add a copy (a new backup; retention keeps the newest verified one): a
 # guarded environment takes backups on its own schedule, outside any rollback run.

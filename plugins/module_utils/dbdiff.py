@@ -1,0 +1,76 @@
+# Copyright: rollbackctl maintainers
+# SPDX-License-Identifier: Apache-2.0
+"""What a database kept from before a restore holds that the restored database does not.
+
+Each table is read from both databases as (primary key, row hash) pairs ordered by the key's
+text in byte order, and the two streams are merged: memory stays constant whatever the size.
+A key only in the kept database is a row written after the backup; the same key with another
+hash is a row changed after it; a key only in the restored database is a row deleted after
+it, which the restore brought back.
+"""
+
+SAMPLE_KEYS = 20
+
+
+def empty_table_diff(table):
+    return {
+        "table": table,
+        "only_in_previous": 0,
+        "changed": 0,
+        "only_in_restored": 0,
+        "only_in_previous_keys": [],
+        "changed_keys": [],
+        "only_in_restored_keys": [],
+    }
+
+
+def _count(result, kind, key, sample):
+    result[kind] += 1
+    keys = result[f"{kind}_keys"]
+    if len(keys) < sample:
+        keys.append(key)
+
+
+def merge(table, previous, restored, sample=SAMPLE_KEYS):
+    """Compare two iterables of (key, row_hash), each ordered by key; the table's diff.
+
+    Keys are strings ordered as Python orders them (byte order of UTF-8, as COLLATE "C").
+    """
+    result = empty_table_diff(table)
+    previous, restored = iter(previous), iter(restored)
+    old, new = next(previous, None), next(restored, None)
+    while old is not None or new is not None:
+        if new is None or (old is not None and old[0] < new[0]):
+            _count(result, "only_in_previous", old[0], sample)
+            old = next(previous, None)
+        elif old is None or new[0] < old[0]:
+            _count(result, "only_in_restored", new[0], sample)
+            new = next(restored, None)
+        else:
+            if old[1] != new[1]:
+                _count(result, "changed", old[0], sample)
+            old, new = next(previous, None), next(restored, None)
+    return result
+
+
+def written_after_backup(diff):
+    """Rows the kept database holds that the restored one lacks: added or changed since."""
+    return diff["only_in_previous"] + diff["changed"]
+
+
+def summary(diffs, previous):
+    """One line for the operator: what only the kept database has, table by table."""
+    parts = []
+    for diff in diffs:
+        if diff.get("problem"):
+            parts.append(f"{diff['table']}: {diff['problem']}")
+        elif written_after_backup(diff):
+            keys = diff["only_in_previous_keys"] + diff["changed_keys"]
+            shown = ", ".join(keys[:5]) + (", ..." if written_after_backup(diff) > 5 else "")
+            parts.append(
+                f"{diff['table']}: {diff['only_in_previous']} added and {diff['changed']} "
+                f"changed since the backup (keys {shown})"
+            )
+    if not parts:
+        return f"{previous} holds no row that the restored database lacks"
+    return f"only in {previous}: " + "; ".join(parts)
