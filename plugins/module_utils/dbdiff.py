@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: Apache-2.0
 """What a database kept from before a restore holds that the restored database does not.
 
-Each table is read from both databases as (primary key, row hash) pairs ordered by the key's
-text in byte order, and the two streams are merged: memory stays constant whatever the size.
+Each table is read from both databases as (primary key, row hash) pairs ordered by the key,
+and the two streams are merged: memory stays constant whatever the size. The key is a tuple
+of the primary key's values, ordered by the database the way Python orders them (numbers,
+times and UUIDs by value, anything else as text in byte order).
 A key only in the kept database is a row written after the backup; the same key with another
 hash is a row changed after it; a key only in the restored database is a row deleted after
 it, which the restore brought back.
@@ -24,18 +26,23 @@ def empty_table_diff(table):
     }
 
 
+def key_text(key):
+    """A key as the operator reads it: its values, comma-separated."""
+    if isinstance(key, tuple):
+        return ",".join(str(value) for value in key)
+    return str(key)
+
+
 def _count(result, kind, key, sample):
     result[kind] += 1
     keys = result[f"{kind}_keys"]
     if len(keys) < sample:
-        keys.append(key)
+        keys.append(key_text(key))
 
 
 def merge(table, previous, restored, sample=SAMPLE_KEYS):
-    """Compare two iterables of (key, row_hash), each ordered by key; the table's diff.
-
-    Keys are strings ordered as Python orders them (byte order of UTF-8, as COLLATE "C").
-    """
+    """Compare two iterables of (key, row_hash), each ordered by key as Python orders keys;
+    the table's diff."""
     result = empty_table_diff(table)
     previous, restored = iter(previous), iter(restored)
     old, new = next(previous, None), next(restored, None)

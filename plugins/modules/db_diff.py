@@ -69,34 +69,47 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.rollbackctl.runbooks.plugins.module_utils import dbdiff, pgtools
 
 COLUMNS = """
-SELECT a.attname, coalesce(bool_or(i.indisprimary), false)
+SELECT a.attname, coalesce(bool_or(i.indisprimary), false), t.typcategory, t.typname
 FROM pg_attribute a
+JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND a.attnum = ANY (i.indkey) AND i.indisprimary
 WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped
-GROUP BY a.attname, a.attnum
+GROUP BY a.attname, a.attnum, t.typcategory, t.typname
 ORDER BY a.attnum
 """
+# Key types the database orders as Python orders their values: numbers, times, booleans and
+# UUIDs (byte order both sides). Any other key is compared as text in byte order.
+NATIVE_CATEGORIES = frozenset({"N", "D", "B"})
+NATIVE_TYPES = frozenset({"uuid"})
 
 
 def _columns(conn, table):
-    """(all columns, primary key columns) of table in order; None when it does not exist."""
+    """(all columns, primary key columns with their order expression); None when no table."""
     rows = conn.execute(COLUMNS, [pgtools.sql.Identifier(table).as_string(conn)]).fetchall()
     if not rows:
         return None
-    return [row[0] for row in rows], [name for name, primary in rows if primary]
+    key = [
+        (name, category in NATIVE_CATEGORIES or type_name in NATIVE_TYPES)
+        for name, primary, category, type_name in rows
+        if primary
+    ]
+    return [row[0] for row in rows], key
 
 
 def _keyed_hashes(conn, table, key, columns, timeout_ms):
-    """Yield (key text, md5 of the compared columns) ordered by the key in byte order."""
+    """Yield (key tuple, md5 of the compared columns) ordered by the key as Python orders it."""
     sql = pgtools.sql
-    key_text = sql.SQL("concat_ws(',', {})").format(
-        sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(c)) for c in key)
-    )
+    key_values = [
+        sql.Identifier(name)
+        if native
+        else sql.SQL('{}::text COLLATE "C"').format(sql.Identifier(name))
+        for name, native in key
+    ]
     row_text = sql.SQL("md5(ROW({})::text)").format(
         sql.SQL(", ").join(sql.Identifier(c) for c in columns)
     )
-    query = sql.SQL('SELECT {key}, {row} FROM {table} ORDER BY {key} COLLATE "C"').format(
-        key=key_text, row=row_text, table=sql.Identifier(table)
+    query = sql.SQL("SELECT {keys}, {row} FROM {table} ORDER BY {keys}").format(
+        keys=sql.SQL(", ").join(key_values), row=row_text, table=sql.Identifier(table)
     )
     with conn.transaction():
         conn.execute("SET TRANSACTION READ ONLY")
@@ -105,7 +118,8 @@ def _keyed_hashes(conn, table, key, columns, timeout_ms):
         with conn.cursor(name="rollbackctl_diff") as cursor:
             cursor.itersize = 5000
             cursor.execute(query)
-            yield from cursor
+            for row in cursor:
+                yield tuple(row[:-1]), row[-1]
 
 
 def compare_table(old, new, table, params):
@@ -115,7 +129,7 @@ def compare_table(old, new, table, params):
         where = params["previous"] if found_old is None else params["restored"]
         return {**diff, "problem": f"no table {table} in {where}"}
     (old_columns, old_key), (new_columns, new_key) = found_old, found_new
-    if not old_key or old_key != new_key:
+    if not old_key or [pair[0] for pair in old_key] != [pair[0] for pair in new_key]:
         return {**diff, "problem": f"{table} has no primary key both databases share"}
     common = [c for c in old_columns if c in new_columns]
     timeout = params["statement_timeout_ms"]
