@@ -46,6 +46,7 @@ from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.runbooks impo
     LoadedPlay,
     check_id,
     input_problems,
+    run_trigger,
     runbook_of,
 )
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.trust import (
@@ -83,6 +84,7 @@ def authorize_run(
     launched_by: str | None = None,
     request_nonces: Sequence[str] = (),
     requester_proof: str = "claim",
+    trigger: Mapping[str, str | None] | None = None,
 ) -> dict[str, Any]:
     """Decide, lock and record; raise NotAuthorizedError or LockedError with a one-line reason.
 
@@ -96,6 +98,7 @@ def authorize_run(
         "pid": pid,
         "check": check,
         "requester_proof": requester_proof,
+        "trigger": dict(trigger or {"reason": None, "note": None}),
     }
     request_fields = {
         "environment": environment,
@@ -219,7 +222,12 @@ def authorize_playbook_run(
         "requester": str(extra_vars.get("rollback_requester") or ""),
         "break_glass": False,
     }
-    context = {"pid": pid, "check": check, "launched_by": _launched_by(extra_vars)}
+    context = {
+        "pid": pid,
+        "check": check,
+        "launched_by": _launched_by(extra_vars),
+        "trigger": run_trigger(extra_vars),
+    }
     try:
         playbook, rollback_type = _runbook_loaded(pid)
         request["rollback_type"] = rollback_type
@@ -275,6 +283,7 @@ def authorize_playbook_run(
         launched_by=context["launched_by"],
         request_nonces=nonces,
         requester_proof=proof,
+        trigger=context["trigger"],
     )
     grant.write(
         pid,

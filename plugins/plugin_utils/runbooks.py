@@ -32,7 +32,19 @@ RUN_INPUTS: Mapping[str, str] = {
     "rollback_allow_schema_mismatch": "bool",
     "rollbackctl_run_id": "id",
     "read_only_state": "on_off",
+    "rollback_reason": "reason",
+    "rollback_note": "note",
 }
+# The runbook's manual triggers: why a person starts a rollback (--reason), recorded with the
+# run in the audit log, its result and history.
+MANUAL_REASONS: Mapping[str, str] = {
+    "customer-complaints": "customer complaints over threshold",
+    "feature-broken": "major feature non-functional",
+    "performance-degraded": "performance degraded more than 50% from baseline",
+    "third-party-failure": "third-party integration failures",
+    "business-decision": "team decision on business impact",
+}
+NOTE_MAX_CHARS = 500
 # The inputs every runbook takes, as the authorize step reads them (the AWX survey asks them).
 COMMON_INPUTS: Mapping[str, Mapping[str, Any]] = {
     "rollback_confirmed": {
@@ -62,6 +74,19 @@ COMMON_INPUTS: Mapping[str, Mapping[str, Any]] = {
         "type": "bool",
         "default": False,
         "description": "Run under the policy's break-glass rule (sign-off due afterwards).",
+    },
+    "rollback_reason": {
+        "type": "str",
+        "default": "",
+        "choices": list(MANUAL_REASONS),
+        "description": "Why the rollback is started, as one of the runbook's manual triggers; "
+        "recorded with the run.",
+    },
+    "rollback_note": {
+        "type": "str",
+        "default": "",
+        "description": f"A note on the run for the record (plain text, up to {NOTE_MAX_CHARS} "
+        "characters): the incident, what was seen.",
     },
 }
 COLLECTION_PREFIX = "rollbackctl.runbooks."
@@ -259,6 +284,30 @@ def input_problems(extra_vars: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def note_problem(value: object) -> str | None:
+    """Why a run's note is not plain text it may carry into the record, or None."""
+    if not isinstance(value, str):
+        return "must be text"
+    if len(value) > NOTE_MAX_CHARS:
+        return f"longer than {NOTE_MAX_CHARS} characters"
+    if any(ord(c) < 32 for c in value):
+        return "must be one line of text without control characters"
+    # Nothing templates the note, and a note that looks like a template is not a note.
+    if "{{" in value or "{%" in value or "{#" in value:
+        return "must not contain template markers ({{, {%, {#)"
+    return None
+
+
+def run_trigger(extra_vars: Mapping[str, Any]) -> dict[str, str | None]:
+    """The reason and note a run was started with, as recorded: None when not given, or not
+    valid (the run is refused for it, and the record keeps none of an invalid value)."""
+    reason, note = extra_vars.get("rollback_reason"), extra_vars.get("rollback_note")
+    return {
+        "reason": reason if reason and _value_problem("reason", reason) is None else None,
+        "note": note if note and note_problem(note) is None else None,
+    }
+
+
 def check_id(value: object, what: str) -> str:
     """A release, backup or run id as plain text; UsageError names the problem."""
     if not isinstance(value, str) or not value:
@@ -282,6 +331,12 @@ def _value_problem(kind: str, value: object) -> str | None:
         if value == "":
             return None
         return None if isinstance(value, str) and ID_RE.match(value) else "not a valid id"
+    if kind == "reason":
+        if value == "" or value in MANUAL_REASONS:
+            return None
+        return f"not a manual reason (one of {', '.join(MANUAL_REASONS)})"
+    if kind == "note":
+        return note_problem(value)
     if kind == "name":
         return None if isinstance(value, str) and NAME_RE.match(value) else "not a valid name"
     if kind == "path":

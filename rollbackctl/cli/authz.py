@@ -188,6 +188,7 @@ def _runs(environment: str) -> list[dict[str, Any]]:
                 outcome=entry.get("outcome"),
                 reason=entry.get("reason"),
                 launched_by=entry.get("launched_by"),
+                trigger=entry.get("trigger") or {"reason": None, "note": None},
             )
         elif entry.get("event") == "finished":
             run.update(outcome=entry.get("outcome"), finished_at=entry.get("finished_at"))
@@ -204,6 +205,13 @@ def _runs(environment: str) -> list[dict[str, Any]]:
     return list(runs.values())
 
 
+def _trigger_text(trigger: dict[str, Any]) -> str:
+    """Why the run was started, when the operator said: the reason code and the note."""
+    parts = [trigger.get("reason"), f'"{trigger["note"]}"' if trigger.get("note") else None]
+    said = " ".join(part for part in parts if part)
+    return f"  ({said})" if said else ""
+
+
 def _history_text(document: dict[str, Any]) -> str:
     lines = []
     for run in document["runs"]:
@@ -216,6 +224,7 @@ def _history_text(document: dict[str, Any]) -> str:
             f"{run.get('started_at') or '?':<26} {run.get('type') or '?':<16} "
             f"{run.get('outcome') or '?':<10} {run.get('requester') or '':<10} "
             f"{run.get('target') or '':<14} {run['run_id']}{flag}"
+            + _trigger_text(run.get("trigger") or {})
         )
         if run.get("outcome") == "refused" and run.get("reason"):
             lines.append(f"    refused: {run['reason']}")

@@ -13,6 +13,10 @@ from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import
     EXIT_CODES,
     AbortedError,
 )
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.runbooks import (
+    MANUAL_REASONS,
+    NOTE_MAX_CHARS,
+)
 
 from rollbackctl.run.runner import Step
 
@@ -62,6 +66,23 @@ def guard_options(func: F) -> F:
         type=click.Path(dir_okay=False),
         metavar="FILE",
         help="Signed approval (rollbackctl approve); repeat for several approvers.",
+    )(func)
+
+
+def trigger_options(func: F) -> F:
+    """--reason and --note, shared by every rollback command: why it was started."""
+    reasons = "; ".join(f"{code}: {meaning}" for code, meaning in MANUAL_REASONS.items())
+    func = click.option(
+        "--note",
+        metavar="TEXT",
+        help=f"A note for the record: the incident, what was seen (one line, up to "
+        f"{NOTE_MAX_CHARS} characters).",
+    )(func)
+    return click.option(
+        "--reason",
+        type=click.Choice(list(MANUAL_REASONS)),
+        metavar="CODE",
+        help=f"Why the rollback is started, one of the runbook's manual triggers ({reasons}).",
     )(func)
 
 

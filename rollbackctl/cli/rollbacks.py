@@ -20,6 +20,7 @@ from rollbackctl.cli.common import (
     output_option,
     remember_output,
     show_progress,
+    trigger_options,
 )
 from rollbackctl.run.report import render_text
 from rollbackctl.run.rollback import run_rollback
@@ -38,6 +39,8 @@ def run_registered(
     approvals: tuple[str, ...] = (),
     break_glass: bool = False,
     key: str | None = None,
+    reason: str | None = None,
+    note: str | None = None,
     **given: Any,
 ) -> None:
     """Run one registered type with the values its own arguments and flags were given."""
@@ -61,6 +64,8 @@ def run_registered(
             approvals=approvals,
             break_glass=break_glass,
             key=key,
+            reason=reason,
+            note=note,
         )
 
     if entry.confirm:
@@ -97,7 +102,7 @@ def _parameters(entry: registry.RollbackType) -> list[Decorator]:
         params.append(
             click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
         )
-    return [*params, guard_options, output_option, remember_output]
+    return [*params, guard_options, trigger_options, output_option, remember_output]
 
 
 def rollback_command(entry: registry.RollbackType) -> click.Command:

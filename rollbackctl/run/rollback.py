@@ -13,7 +13,11 @@ from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import
     UsageError,
 )
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.requests import sign_request
-from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.runbooks import check_id
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.runbooks import (
+    check_id,
+    input_problems,
+    run_trigger,
+)
 
 from rollbackctl.run.environments import get_environment
 from rollbackctl.run.report import build_result, operator, write_bundle
@@ -34,6 +38,8 @@ def run_rollback(
     approvals: Sequence[str | Path] = (),
     break_glass: bool = False,
     key: str | Path | None = None,
+    reason: str | None = None,
+    note: str | None = None,
 ) -> dict[str, Any]:
     """Run the type's registered playbook; return the result document or raise with the cause.
 
@@ -55,6 +61,10 @@ def run_rollback(
     for path in approvals:
         if not Path(path).is_file():
             raise UsageError(f"approval file {path} not found", hint="check the path")
+    trigger = {"rollback_reason": reason or "", "rollback_note": note or ""}
+    problems = input_problems({name: value for name, value in trigger.items() if value})
+    if problems:
+        raise UsageError(problems[0].removeprefix("-e rollback_"), hint="see --help")
     extravars = {
         "rollback_confirmed": not check,
         "rollbackctl_run_id": run_id,
@@ -62,6 +72,7 @@ def run_rollback(
         # Absolute paths: the playbook runs with the project as its working directory.
         "rollback_approvals": [str(Path(p).resolve()) for p in approvals],
         "rollback_break_glass": break_glass,
+        **{name: value for name, value in trigger.items() if value},
         **inputs,
     }
     if target is not None:
@@ -86,7 +97,7 @@ def run_rollback(
         environment=env.name,
         rollback_type=rollback_type,
         check=check,
-        requested=requested(entry, target, approvals, break_glass, inputs),
+        requested=requested(entry, target, approvals, break_glass, {**inputs, **trigger}),
         error=error,
     )
     add_results(result, outcome.stats, entry)
@@ -108,12 +119,15 @@ def requested(
     """What the operator asked for, as the result document records it.
 
     Every flag the type registers is recorded, false when not given, whether the document is
-    written by the run's command or rebuilt by attach.
+    written by the run's command or rebuilt by attach; so are the reason and note (None when
+    not given).
     """
     given = {opt.input: False for opt in entry.options if opt.input}
     given.update({name: inputs[name] for name in sorted(entry.inputs()) if name in inputs})
     document = {"to": target, "approvals": [str(p) for p in approvals], "break_glass": break_glass}
     document.update({name.removeprefix("rollback_"): value for name, value in given.items()})
+    # Why it was started, whatever the type: the runbook's manual reason and a note.
+    document.update(run_trigger(inputs))
     return document
 
 

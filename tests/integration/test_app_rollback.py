@@ -180,14 +180,54 @@ def test_plain_ansible_playbook_without_confirmation_is_refused(sandbox: Sandbox
     assert sandbox.host_state() == before
 
 
+def test_the_reason_and_note_given_are_recorded_with_the_run(sandbox: Sandbox) -> None:
+    note = "checkout answers 500 since 02:10, 40 tickets"
+    args = ("--reason", "feature-broken", "--note", note)
+
+    result = sandbox.cli("app", "sandbox", "--yes", *args, "--output", "json")
+
+    assert result.code == 0, result.stderr
+    document = result.json()
+    assert (document["requested"]["reason"], document["requested"]["note"]) == (
+        "feature-broken",
+        note,
+    )
+    (attempt,) = [
+        entry
+        for entry in sandbox.audit_entries()
+        if entry.get("run_id") == document["run_id"] and entry.get("event") == "attempt"
+    ]
+    assert attempt["trigger"] == {"reason": "feature-broken", "note": note}
+    history = sandbox.cli("history", "sandbox")
+    line = next(line for line in history.stdout.splitlines() if document["run_id"] in line)
+    assert line.endswith(f'(feature-broken "{note}")')
+
+
+def test_a_reason_that_is_not_the_runbooks_is_refused_by_the_run_itself(sandbox: Sandbox) -> None:
+    before = sandbox.host_state()
+
+    run = sandbox.run_playbook(
+        "app.yml", "-e", "rollback_confirmed=true", "-e", "rollback_reason=boredom"
+    )
+
+    assert run.returncode != 0
+    assert "-e rollback_reason: not a manual reason (one of customer-complaints" in run.stdout
+    assert sandbox.host_state() == before
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
+        (
+            ["app", "sandbox", "--note", "{{ lookup('pipe', 'id') }}", "--yes"],
+            2,
+            "note: must not contain template markers",
+        ),
         (["app", "nowhere", "--yes"], 2, "unknown environment 'nowhere'"),
         (["app", "sandbox", "--to", "1999.01.1", "--yes"], 3, "unknown release 1999.01.1"),
         (["app", "sandbox", "--to", BAD, "--yes"], 3, f"release {BAD} is deployed on app"),
     ],
-    ids=["unknown-environment", "unknown-release", "current-target-not-stable"],
+    ids=["templated-note", "unknown-environment", "unknown-release", "current-target-not-stable"],
 )
 def test_bad_input_is_one_line_and_changes_nothing(
     sandbox: Sandbox, args: list[str], code: int, message: str

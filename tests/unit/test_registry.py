@@ -143,9 +143,13 @@ def test_the_result_records_every_registered_flag_and_only_the_types_inputs() ->
         "approvals": [],
         "break_glass": False,
         "allow_schema_mismatch": False,
+        "reason": None,
+        "note": None,
     }
     forced = requested(db, None, [], False, {"rollback_allow_schema_mismatch": True})
     assert forced["allow_schema_mismatch"] is True
+    said = requested(db, None, [], False, {"rollback_reason": "feature-broken"})
+    assert (said["reason"], said["note"]) == ("feature-broken", None)
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.runbooks import (
     check_id,
     input_problems,
+    run_trigger,
 )
 
 from rollbackctl.run.runner import write_extravars
@@ -52,6 +53,32 @@ def test_only_run_inputs_are_taken() -> None:
     assert problems == [
         "-e release_select_target is not a run input (a run takes read_only_state, "
         "rollback_allow_schema_mismatch, rollback_approvals, rollback_break_glass, "
-        "rollback_confirmed, rollback_request, rollback_requester, rollback_to, "
-        "rollbackctl_run_id)"
+        "rollback_confirmed, rollback_note, rollback_reason, rollback_request, "
+        "rollback_requester, rollback_to, rollbackctl_run_id)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("values", "problem"),
+    [
+        ({"rollback_reason": "boredom"}, "-e rollback_reason: not a manual reason (one of "),
+        ({"rollback_note": "a\nb"}, "-e rollback_note: must be one line of text"),
+        ({"rollback_note": "x" * 501}, "-e rollback_note: longer than 500 characters"),
+        ({"rollback_note": "{{ lookup('env', 'HOME') }}"}, "must not contain template markers"),
+        ({"rollback_note": ["a"]}, "-e rollback_note: must be text"),
+    ],
+    ids=["unknown-reason", "two-lines", "too-long", "template", "list"],
+)
+def test_a_reason_is_one_of_the_runbooks_and_a_note_is_one_plain_line(
+    values: dict, problem: str
+) -> None:
+    (found,) = input_problems(values)
+    assert problem in found
+    assert run_trigger(values) == {"reason": None, "note": None}
+
+
+def test_a_valid_reason_and_note_are_recorded_as_given() -> None:
+    values = {"rollback_reason": "feature-broken", "rollback_note": "checkout 500s since 02:10"}
+    assert input_problems(values) == []
+    assert run_trigger(values) == {"reason": "feature-broken", "note": "checkout 500s since 02:10"}
+    assert run_trigger({}) == {"reason": None, "note": None}
