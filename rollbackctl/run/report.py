@@ -126,6 +126,10 @@ def _database_lines(database: dict[str, Any], *, planned: bool) -> list[str]:
         lines.append(f"previous database kept as {previous} (drop it when done)")
     if database.get("swap_ms") is not None:
         lines.append(f"writes held for the swap: {database['swap_ms']} ms")
+    comparison = database.get("kept_vs_restored")
+    if comparison and not planned:
+        # The first thing to act on after a restore: orders that exist only in the kept copy.
+        lines.append(f"{comparison['summary']} (rollbackctl db-diff for every table)")
     return lines
 
 

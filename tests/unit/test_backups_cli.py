@@ -47,7 +47,12 @@ def test_restore_report_names_the_kept_database_and_the_swap_window() -> None:
         "duration_s": 12.0,
         "hosts": {},
         "artifacts": "/runs/r1",
-        "database": {"previous_database": "market_pre_1", "swap_ms": 2.5, "safety_backup": "s1"},
+        "database": {
+            "previous_database": "market_pre_1",
+            "swap_ms": 2.5,
+            "safety_backup": "s1",
+            "kept_vs_restored": {"summary": "only in market_pre_1: orders: 2 added"},
+        },
         "corruption": {"before": [{"name": "orders with a negative total", "count": 4}]},
     }
 
@@ -57,6 +62,7 @@ def test_restore_report_names_the_kept_database_and_the_swap_window() -> None:
     assert "writes held for the swap: 2.5 ms" in text
     assert "safety backup: s1" in text
     assert "corruption before: orders with a negative total: 4" in text
+    assert "only in market_pre_1: orders: 2 added (rollbackctl db-diff for every table)" in text
 
 
 def test_restore_plan_says_what_it_would_keep_not_what_it_kept() -> None:
