@@ -19,6 +19,7 @@ from rollbackctl.cli import (
     rollbacks,
     runs,
     sandbox,
+    show,
 )
 from rollbackctl.cli.common import EXIT_CODE_HELP, emit
 from rollbackctl.run.report import render_text
@@ -65,5 +66,5 @@ def main(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
-for commands in (inventory, rollbacks, backups, dbdiff, infra, authz, drill, runs, sandbox):
+for commands in (inventory, rollbacks, backups, dbdiff, infra, authz, drill, runs, show, sandbox):
     commands.register(main)

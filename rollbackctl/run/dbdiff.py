@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import UsageError
-from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.runbooks import check_id
 
 from rollbackctl.run.environments import get_environment
-from rollbackctl.run.runner import runs_dir
+from rollbackctl.run.records import recorded_result
 
 RESTORING_TYPES = ("db", "data-corruption")
 
@@ -17,19 +15,7 @@ RESTORING_TYPES = ("db", "data-corruption")
 def kept_vs_restored(environment: str, run_id: str) -> dict[str, Any]:
     """The comparison run run_id recorded after its swap, with what ran."""
     get_environment(environment)
-    run_id = check_id(run_id, "run id")
-    path = runs_dir() / run_id / "result.json"
-    try:
-        result = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise UsageError(
-            f"no run {run_id} recorded on this controller",
-            hint=f"see 'rollbackctl status {environment}' for the latest runs",
-        ) from None
-    except ValueError:
-        raise UsageError(
-            f"the record of run {run_id} ({path}) is not JSON", hint="see its run folder"
-        ) from None
+    result, _folder = recorded_result(run_id)
     if result.get("environment") != environment:
         raise UsageError(
             f"run {run_id} ran on {result.get('environment')}, not {environment}",

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
+from rollbackctl.run import timeline
 from rollbackctl.run.runner import RunOutcome
 
 
@@ -82,9 +83,11 @@ def _checklist_from_steps(outcome: RunOutcome) -> list[dict[str, Any]]:
 
 
 def write_bundle(result: dict[str, Any], run_dir: Path) -> None:
+    """The run's evidence: the result, a text report, JUnit, the timeline, a post-mortem draft."""
     (run_dir / "result.json").write_text(json.dumps(result, indent=2) + "\n")
     (run_dir / "report.txt").write_text(render_text(result))
     _write_junit(result, run_dir / "junit.xml")
+    timeline.write(result, run_dir)
 
 
 def render_text(result: dict[str, Any]) -> str:

@@ -202,6 +202,26 @@ def test_the_reason_and_note_given_are_recorded_with_the_run(sandbox: Sandbox) -
     line = next(line for line in history.stdout.splitlines() if document["run_id"] in line)
     assert line.endswith(f'(feature-broken "{note}")')
 
+    # The incident record: why, who allowed it, each step in time, and a post-mortem draft.
+    shown = sandbox.cli("show", document["run_id"])
+    assert shown.code == 0, shown.stderr
+    assert f"reason: feature-broken; note: {note}" in shown.stdout
+    assert "allowed: sandbox app rollback needs no approval" in shown.stdout
+    # One host at a time: a step of each host's batch, each changing its host.
+    switched = [line for line in shown.stdout.splitlines() if "Switch current release" in line]
+    assert [("app1 changed" in line, "app2 changed" in line) for line in switched] == [
+        (True, False),
+        (False, True),
+    ]
+    record = sandbox.cli("show", document["run_id"], "--output", "json").json()
+    window = record["timeline"]["impact_window"]
+    assert document["started_at"][:19] <= window["start"][:19] <= window["end"][:19]
+    draft = Path(record["postmortem"]).read_text()
+    for heading in ("## Timeline (UTC)", "## Root cause", "## Lessons learned", "## Prevention"):
+        assert heading in draft
+    assert f"- Reason: feature-broken; note: {note}" in draft
+    assert Path(record["postmortem"]).with_name("timeline.json").is_file()
+
 
 def test_a_reason_that_is_not_the_runbooks_is_refused_by_the_run_itself(sandbox: Sandbox) -> None:
     before = sandbox.host_state()
