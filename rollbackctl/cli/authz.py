@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
@@ -20,6 +20,7 @@ from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.policy import
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.requests import sign_request
 
 from rollbackctl.cli.common import emit, guard_options, output_option, remember_output
+from rollbackctl.run import checklist
 from rollbackctl.run.environments import get_environment
 from rollbackctl.run.report import operator
 from rollbackctl.run.runner import new_run_id
@@ -176,7 +177,8 @@ def _runs(environment: str) -> list[dict[str, Any]]:
     log = AuditLog.for_environment(environment)
     pending = {p.run_id: p for p in log.pending_sign_offs()}
     runs: dict[str, dict[str, Any]] = {}
-    for entry in log.entries(environment):
+    entries = log.entries(environment)
+    for entry in entries:
         run = runs.setdefault(str(entry.get("run_id")), {"run_id": entry.get("run_id")})
         if entry.get("event") == "attempt":
             run.update(
@@ -202,6 +204,11 @@ def _runs(environment: str) -> list[dict[str, Any]]:
         if run_id in pending:
             run["sign_off_due"] = pending[run_id].due
             run["sign_off_overdue"] = pending[run_id].overdue
+    late = checklist.overdue_by_run(
+        environment, entries, checklist.local_results(runs), datetime.now(UTC)
+    )
+    for run_id, items in late.items():
+        runs[run_id]["checklist_overdue"] = items
     return list(runs.values())
 
 
@@ -226,6 +233,9 @@ def _history_text(document: dict[str, Any]) -> str:
             f"{run.get('target') or '':<14} {run['run_id']}{flag}"
             + _trigger_text(run.get("trigger") or {})
         )
+        if run.get("checklist_overdue"):
+            late = ", ".join(run["checklist_overdue"])
+            lines.append(f"    CHECKLIST OVERDUE: {late} (rollbackctl checklist {run['run_id']})")
         if run.get("outcome") == "refused" and run.get("reason"):
             lines.append(f"    refused: {run['reason']}")
     return "\n".join(lines) + ("\n" if lines else "no runs\n")

@@ -12,6 +12,7 @@ from rollbackctl import __version__
 from rollbackctl.cli import (
     authz,
     backups,
+    checklist,
     dbdiff,
     drill,
     infra,
@@ -66,5 +67,17 @@ def main(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
-for commands in (inventory, rollbacks, backups, dbdiff, infra, authz, drill, runs, show, sandbox):
+for commands in (
+    inventory,
+    rollbacks,
+    backups,
+    dbdiff,
+    checklist,
+    infra,
+    authz,
+    drill,
+    runs,
+    show,
+    sandbox,
+):
     commands.register(main)

@@ -80,7 +80,7 @@ def audit_entries(entries: Sequence[Mapping[str, Any]], run_id: str) -> list[dic
         elif event == "sign_off":
             signed = ", ".join(entry.get("signed_off_by") or [])
             out.append(
-                {"kind": "sign-off", "what": f"signed off by {signed}", "start": entry.get("at")}
+                {"kind": "sign-off", "what": f"signed off by {signed}", "start": entry.get("ts")}
             )
     return out
 

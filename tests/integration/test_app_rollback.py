@@ -223,6 +223,51 @@ def test_the_reason_and_note_given_are_recorded_with_the_run(sandbox: Sandbox) -
     assert Path(record["postmortem"]).with_name("timeline.json").is_file()
 
 
+def test_the_post_rollback_checklist_is_checked_by_the_run_ticked_by_people_and_late_in_history(
+    sandbox: Sandbox,
+) -> None:
+    run_id = sandbox.cli("app", "sandbox", "--yes", "--output", "json").json()["run_id"]
+
+    listed = sandbox.cli("checklist", run_id, "--output", "json")
+    assert listed.code == 0, listed.stderr
+    states = {item["id"]: item["state"] for item in listed.json()["items"]}
+    # The run's own checklist through nginx passed: those items are done by the run.
+    assert states["services-running"] == states["core-functionality"] == "passed"
+    assert states["transaction-consistency"] == "not applicable"  # no database restored
+    assert states["status-page"] == states["root-cause"] == "open"
+
+    ticked = sandbox.cli(
+        "checklist", run_id, "--tick", "status-page", "--by", "oscar", "--note", "incident 42"
+    )
+    again = sandbox.cli("checklist", run_id, "--tick", "status-page", "--by", "erin")
+    refused = sandbox.cli("checklist", run_id, "--tick", "services-running", "--by", "oscar")
+    unknown = sandbox.cli("checklist", run_id, "--tick", "pray", "--by", "oscar")
+
+    assert ticked.code == 0 and again.code == 0, ticked.stderr + again.stderr
+    assert "[done] status-page" in ticked.stdout and "(oscar, " in ticked.stdout
+    ticks = [
+        (e["item"], e["by"], e["note"])
+        for e in sandbox.audit_entries()
+        if e.get("event") == "checklist_tick" and e.get("run_id") == run_id
+    ]
+    assert ticks == [("status-page", "oscar", "incident 42")]  # the second tick added none
+    assert refused.code == 2 and "services-running of run" in refused.stderr
+    assert unknown.code == 2 and "no checklist item 'pray'" in unknown.stderr
+
+    # Three hours later, what is still open of the first two phases is overdue.
+    record = sandbox.runs_dir / run_id / "result.json"
+    result = json.loads(record.read_text())
+    result["finished_at"] = "2020-01-01T00:00:00+00:00"
+    record.write_text(json.dumps(result))
+    history = sandbox.cli("history", "sandbox").stdout.splitlines()
+    late = history[history.index(next(line for line in history if run_id in line)) + 1]
+    # An app rollback checked no database: its integrity is a person's item.
+    assert late.startswith(
+        "    CHECKLIST OVERDUE: data-integrity, error-rates, notify-team, monitor-stability"
+    )
+    assert "status-page" not in late and "services-running" not in late
+
+
 def test_a_reason_that_is_not_the_runbooks_is_refused_by_the_run_itself(sandbox: Sandbox) -> None:
     before = sandbox.host_state()
 

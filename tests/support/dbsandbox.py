@@ -99,7 +99,7 @@ class DbSandbox:
     # --- interrupted runs -------------------------------------------------------------------
     @property
     def runs_dir(self) -> Path:
-        return self.sandbox.state_dir / "runs"
+        return self.sandbox.runs_dir
 
     @property
     def journal_path(self) -> Path:

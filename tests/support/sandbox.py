@@ -71,6 +71,11 @@ class Sandbox:
         return self.state_dir
 
     @property
+    def runs_dir(self) -> Path:
+        """Where the CLI keeps each run's folder (its evidence)."""
+        return self.state_dir / "runs"
+
+    @property
     def audit_path(self) -> Path:
         return self.trust_dir / "audit.jsonl"
 
