@@ -11,6 +11,8 @@ hash is a row changed after it; a key only in the restored database is a row del
 it, which the restore brought back.
 """
 
+import json
+
 SAMPLE_KEYS = 20
 
 
@@ -26,11 +28,20 @@ def empty_table_diff(table):
     }
 
 
+def _printable(value):
+    """A key value as text a terminal shows as it is: anything else escaped."""
+    text = str(value)
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+
+
 def key_text(key):
-    """A key as the operator reads it: its values, comma-separated."""
+    """A key as the operator reads it: the value, or a composite key's values as a JSON list
+    (so "a,b" + "c" and "a" + "b,c" do not read the same)."""
+    if isinstance(key, tuple) and len(key) == 1:
+        key = key[0]
     if isinstance(key, tuple):
-        return ",".join(str(value) for value in key)
-    return str(key)
+        return json.dumps([_printable(value) for value in key])
+    return _printable(key)
 
 
 def _count(result, kind, key, sample):
@@ -78,6 +89,7 @@ def summary(diffs, previous):
                 f"{diff['table']}: {diff['only_in_previous']} added and {diff['changed']} "
                 f"changed since the backup (keys {shown})"
             )
+    compared = ", ".join(d["table"] for d in diffs if not d.get("problem"))
     if not parts:
-        return f"{previous} holds no row that the restored database lacks"
+        return f"{previous} holds no row that the restored database lacks (in {compared})"
     return f"only in {previous}: " + "; ".join(parts)

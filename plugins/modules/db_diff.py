@@ -34,7 +34,8 @@ options:
     type: int
     default: 20
   statement_timeout_ms:
-    description: Longest the read of one table may take.
+    description:
+      - Longest any one statement may run (the query of a table, and each fetch of its rows).
     type: int
     default: 600000
 extends_documentation_fragment:
@@ -69,31 +70,43 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.rollbackctl.runbooks.plugins.module_utils import dbdiff, pgtools
 
 COLUMNS = """
-SELECT a.attname, coalesce(bool_or(i.indisprimary), false), t.typcategory, t.typname
-FROM pg_attribute a
-JOIN pg_type t ON t.oid = a.atttypid
-LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND a.attnum = ANY (i.indkey) AND i.indisprimary
-WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped
-GROUP BY a.attname, a.attnum, t.typcategory, t.typname
-ORDER BY a.attnum
+SELECT attname FROM pg_attribute
+WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped
+ORDER BY attnum
 """
-# Key types the database orders as Python orders their values: numbers, times, booleans and
-# UUIDs (byte order both sides). Any other key is compared as text in byte order.
-NATIVE_CATEGORIES = frozenset({"N", "D", "B"})
-NATIVE_TYPES = frozenset({"uuid"})
+# The primary key's columns in the index's own order, with their types.
+PRIMARY_KEY = """
+SELECT a.attname, t.typname
+FROM pg_index i
+CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, position)
+JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+JOIN pg_type t ON t.oid = a.atttypid
+WHERE i.indrelid = to_regclass(%s) AND i.indisprimary
+ORDER BY k.position
+"""
+# Key types PostgreSQL orders as Python orders the values psycopg returns (and that have no
+# NaN). Any other key is compared as text in byte order (COLLATE "C" both sides).
+NATIVE_TYPES = frozenset(
+    {"int2", "int4", "int8", "uuid", "date", "timestamp", "timestamptz", "bool"}
+)
+# The same text for the same row in both databases, whatever settings either carries (the
+# kept database keeps its per-database settings; the restored one has the backup's).
+SESSION_SETTINGS = (
+    ("TimeZone", "UTC"),
+    ("DateStyle", "ISO, YMD"),
+    ("IntervalStyle", "postgres"),
+    ("extra_float_digits", "3"),
+    ("bytea_output", "hex"),
+)
 
 
 def _columns(conn, table):
-    """(all columns, primary key columns with their order expression); None when no table."""
-    rows = conn.execute(COLUMNS, [pgtools.sql.Identifier(table).as_string(conn)]).fetchall()
-    if not rows:
+    """(all columns, [(key column, type)] in key order); None when there is no such table."""
+    name = [pgtools.sql.Identifier(table).as_string(conn)]
+    columns = [row[0] for row in conn.execute(COLUMNS, name).fetchall()]
+    if not columns:
         return None
-    key = [
-        (name, category in NATIVE_CATEGORIES or type_name in NATIVE_TYPES)
-        for name, primary, category, type_name in rows
-        if primary
-    ]
-    return [row[0] for row in rows], key
+    return columns, [tuple(row) for row in conn.execute(PRIMARY_KEY, name).fetchall()]
 
 
 def _keyed_hashes(conn, table, key, columns, timeout_ms):
@@ -101,9 +114,9 @@ def _keyed_hashes(conn, table, key, columns, timeout_ms):
     sql = pgtools.sql
     key_values = [
         sql.Identifier(name)
-        if native
+        if type_name in NATIVE_TYPES
         else sql.SQL('{}::text COLLATE "C"').format(sql.Identifier(name))
-        for name, native in key
+        for name, type_name in key
     ]
     row_text = sql.SQL("md5(ROW({})::text)").format(
         sql.SQL(", ").join(sql.Identifier(c) for c in columns)
@@ -113,7 +126,8 @@ def _keyed_hashes(conn, table, key, columns, timeout_ms):
     )
     with conn.transaction():
         conn.execute("SET TRANSACTION READ ONLY")
-        conn.execute("SELECT set_config('statement_timeout', %s, true)", [str(timeout_ms)])
+        for setting, value in (*SESSION_SETTINGS, ("statement_timeout", str(timeout_ms))):
+            conn.execute("SELECT set_config(%s, %s, true)", [setting, value])
         # A named cursor streams from the server instead of loading the table into memory.
         with conn.cursor(name="rollbackctl_diff") as cursor:
             cursor.itersize = 5000
@@ -129,16 +143,21 @@ def compare_table(old, new, table, params):
         where = params["previous"] if found_old is None else params["restored"]
         return {**diff, "problem": f"no table {table} in {where}"}
     (old_columns, old_key), (new_columns, new_key) = found_old, found_new
-    if not old_key or [pair[0] for pair in old_key] != [pair[0] for pair in new_key]:
+    # Same columns and types, in the same order: else the two streams are not in one order.
+    if not old_key or old_key != new_key:
         return {**diff, "problem": f"{table} has no primary key both databases share"}
     common = [c for c in old_columns if c in new_columns]
     timeout = params["statement_timeout_ms"]
-    return dbdiff.merge(
-        table,
-        _keyed_hashes(old, table, old_key, common, timeout),
-        _keyed_hashes(new, table, new_key, common, timeout),
-        params["sample_size"],
-    )
+    try:
+        return dbdiff.merge(
+            table,
+            _keyed_hashes(old, table, old_key, common, timeout),
+            _keyed_hashes(new, table, new_key, common, timeout),
+            params["sample_size"],
+        )
+    except (TypeError, ArithmeticError) as exc:
+        # Keys Python cannot order (a NaN, mixed types): this table stays uncompared.
+        return {**diff, "problem": f"{table}'s keys cannot be compared in order: {exc}"}
 
 
 def main():
@@ -156,6 +175,9 @@ def main():
     if not pgtools.HAS_PSYCOPG:
         module.fail_json(msg=missing_required_lib("psycopg"))
     params = module.params
+    if not params["tables"]:
+        # An empty list must not read as "nothing was lost".
+        module.fail_json(msg="no tables to compare: list them (db_core_tables)", tables=[])
     diffs = []
     try:
         app_name = "rollbackctl-diff"

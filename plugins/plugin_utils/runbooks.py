@@ -290,8 +290,10 @@ def note_problem(value: object) -> str | None:
         return "must be text"
     if len(value) > NOTE_MAX_CHARS:
         return f"longer than {NOTE_MAX_CHARS} characters"
-    if any(ord(c) < 32 for c in value):
-        return "must be one line of text without control characters"
+    # isprintable() also refuses line and paragraph separators, C1 controls and bidi
+    # overrides: nothing that could forge a line in history or reorder what a reader sees.
+    if not value.isprintable():
+        return "must be one line of printable text"
     # Nothing templates the note, and a note that looks like a template is not a note.
     if "{{" in value or "{%" in value or "{#" in value:
         return "must not contain template markers ({{, {%, {#)"
@@ -332,7 +334,7 @@ def _value_problem(kind: str, value: object) -> str | None:
             return None
         return None if isinstance(value, str) and ID_RE.match(value) else "not a valid id"
     if kind == "reason":
-        if value == "" or value in MANUAL_REASONS:
+        if isinstance(value, str) and (value == "" or value in MANUAL_REASONS):
             return None
         return f"not a manual reason (one of {', '.join(MANUAL_REASONS)})"
     if kind == "note":

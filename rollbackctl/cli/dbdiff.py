@@ -22,6 +22,11 @@ def _table_line(table: dict[str, Any]) -> str:
 
 
 def _text(document: dict[str, Any]) -> str:
+    if not document.get("compared", True):
+        return (
+            f"run {document['run_id']}: {document['previous']} was not compared with the "
+            f"restored {document['restored']}: {document['summary']}\n"
+        )
     lines = [
         f"run {document['run_id']} ({document['type']}, backup {document['backup'] or '?'}): "
         f"{document['written_after_backup']} rows only in {document['previous']}, "

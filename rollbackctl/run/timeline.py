@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.audit import AuditLog
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import RollbackError
 
 from rollbackctl.run.runner import EVENT_STATUS, EventFolder
 
@@ -68,7 +69,10 @@ def audit_entries(entries: Sequence[Mapping[str, Any]], run_id: str) -> list[dic
             detail = f"{'allowed' if allowed else 'refused'}: {entry.get('reason') or ''}".strip()
             if approvers:
                 detail += f"; approved by {', '.join(str(a) for a in approvers)}"
-            out.append({"kind": "authorization", "what": detail, "start": entry.get("started_at")})
+            # ts (written when the decision was recorded, to the microsecond), not the
+            # whole-second started_at: it then sorts after the steps that led to it.
+            start = entry.get("ts") or entry.get("started_at")
+            out.append({"kind": "authorization", "what": detail, "start": start})
         elif event == "finished":
             out.append(
                 {
@@ -93,7 +97,10 @@ def build(
     """The timeline document of one run: what, who, why, each step, and the impact window."""
     requested = result.get("requested") or {}
     steps = task_entries(events)
+    # A plan changes nothing: its "changed" steps are what a real run would change.
     changing = [s for s in steps if "changed" in s["hosts"].values()]
+    if result.get("check"):
+        changing = []
     entries = [
         {
             "kind": "requested",
@@ -155,7 +162,7 @@ def for_run(result: Mapping[str, Any], run_dir: Path) -> dict[str, Any]:
     environment = str(result.get("environment") or "")
     try:
         audit = AuditLog.for_environment(environment).entries(environment) if environment else []
-    except (OSError, ValueError):
+    except (OSError, ValueError, RollbackError):
         audit = []  # the record stands without the audit's part; `audit verify` says why
     return build(result, events, audit)
 
@@ -198,6 +205,12 @@ def _took(entry: Mapping[str, Any]) -> str:
 POSTMORTEM_OPEN = "_To be written by the incident owner._"
 
 
+def _code(text: str) -> str:
+    """Operator text as a Markdown code span: shown as written, never a link or markup."""
+    fence = "``" if "`" in text else "`"
+    return f"{fence} {text} {fence}"
+
+
 def postmortem(result: Mapping[str, Any], timeline: Mapping[str, Any]) -> str:
     """A Markdown post-mortem draft: the facts filled in, the runbook's headings left open."""
     requested = result.get("requested") or {}
@@ -212,7 +225,7 @@ def postmortem(result: Mapping[str, Any], timeline: Mapping[str, Any]) -> str:
         f"- Started by {result.get('operator')} at {result.get('started_at')}, "
         f"finished at {result.get('finished_at')} ({result.get('duration_s')} s)",
         f"- Reason: {requested.get('reason') or 'not given'}; "
-        f"note: {requested.get('note') or 'none'}",
+        f"note: {_code(requested['note']) if requested.get('note') else 'none'}",
         f"- Hosts changing: {window['start'] or 'none'} to {window['end'] or 'none'} (UTC)",
     ]
     if result.get("error"):

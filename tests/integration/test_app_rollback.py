@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -219,7 +220,7 @@ def test_the_reason_and_note_given_are_recorded_with_the_run(sandbox: Sandbox) -
     draft = Path(record["postmortem"]).read_text()
     for heading in ("## Timeline (UTC)", "## Root cause", "## Lessons learned", "## Prevention"):
         assert heading in draft
-    assert f"- Reason: feature-broken; note: {note}" in draft
+    assert f"- Reason: feature-broken; note: ` {note} `" in draft
     assert Path(record["postmortem"]).with_name("timeline.json").is_file()
 
 
@@ -268,16 +269,31 @@ def test_the_post_rollback_checklist_is_checked_by_the_run_ticked_by_people_and_
     assert "status-page" not in late and "services-running" not in late
 
 
-def test_a_reason_that_is_not_the_runbooks_is_refused_by_the_run_itself(sandbox: Sandbox) -> None:
-    before = sandbox.host_state()
+@pytest.mark.parametrize(
+    ("given", "problem"),
+    [
+        ({"rollback_reason": "boredom"}, "-e rollback_reason: not a manual reason (one of "),
+        ({"rollback_reason": ["feature-broken"]}, "-e rollback_reason: not a manual reason"),
+        (
+            {"rollback_note": "{{ lookup('pipe', 'id') }}"},
+            "-e rollback_note: must not contain template markers",
+        ),
+    ],
+    ids=["unknown-reason", "reason-list", "templated-note"],
+)
+def test_a_reason_or_note_that_is_not_plain_is_refused_by_the_run_itself(
+    sandbox: Sandbox, given: dict[str, Any], problem: str
+) -> None:
+    before, audited = sandbox.host_state(), len(sandbox.audit_entries())
 
-    run = sandbox.run_playbook(
-        "app.yml", "-e", "rollback_confirmed=true", "-e", "rollback_reason=boredom"
-    )
+    run = sandbox.run_playbook("app.yml", "-e", json.dumps({"rollback_confirmed": True, **given}))
 
     assert run.returncode != 0
-    assert "-e rollback_reason: not a manual reason (one of customer-complaints" in run.stdout
+    assert problem in run.stdout
     assert sandbox.host_state() == before
+    (refusal,) = sandbox.audit_entries()[audited:]
+    assert refusal["outcome"] == "refused"
+    assert refusal["trigger"] == {"reason": None, "note": None}  # none of it is kept
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from ansible_collections.rollbackctl.runbooks.plugins.module_utils import dbdiff
 
 
@@ -40,9 +41,25 @@ def test_summary_names_only_what_the_kept_database_alone_holds() -> None:
     missing = {**dbdiff.empty_table_diff("products"), "problem": "no table products in market"}
 
     assert dbdiff.summary([same], "market_pre_x") == (
-        "market_pre_x holds no row that the restored database lacks"
+        "market_pre_x holds no row that the restored database lacks (in users)"
     )
     assert dbdiff.summary([same, added, missing], "market_pre_x") == (
         "only in market_pre_x: orders: 1 added and 0 changed since the backup (keys 8); "
         "products: no table products in market"
     )
+
+
+def test_keys_read_as_they_are_and_composite_keys_cannot_be_confused() -> None:
+    diff = dbdiff.merge("t", [((1,), "a"), ((2,), "b")], [((1,), "a")])
+    first = dbdiff.merge("t", [(("a,b", "c"), "h")], [])
+    second = dbdiff.merge("t", [(("a", "b,c"), "h")], [])
+    hostile = dbdiff.merge("t", [(("x\u202e\n",), "h")], [])
+
+    assert diff["only_in_previous_keys"] == ["2"]
+    assert first["only_in_previous_keys"] != second["only_in_previous_keys"]
+    assert hostile["only_in_previous_keys"] == ["x\\u202e\\n"]
+
+
+def test_keys_python_cannot_order_raise_for_the_module_to_report() -> None:
+    with pytest.raises(TypeError):
+        dbdiff.merge("t", [((1,), "a")], [(("1",), "a")])

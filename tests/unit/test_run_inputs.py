@@ -62,12 +62,24 @@ def test_only_run_inputs_are_taken() -> None:
     ("values", "problem"),
     [
         ({"rollback_reason": "boredom"}, "-e rollback_reason: not a manual reason (one of "),
-        ({"rollback_note": "a\nb"}, "-e rollback_note: must be one line of text"),
+        ({"rollback_reason": ["feature-broken"]}, "-e rollback_reason: not a manual reason"),
+        ({"rollback_note": "a\nb"}, "-e rollback_note: must be one line of printable text"),
+        ({"rollback_note": "ok\u2028forged line"}, "must be one line of printable text"),
+        ({"rollback_note": "\u202eevil"}, "must be one line of printable text"),
         ({"rollback_note": "x" * 501}, "-e rollback_note: longer than 500 characters"),
         ({"rollback_note": "{{ lookup('env', 'HOME') }}"}, "must not contain template markers"),
         ({"rollback_note": ["a"]}, "-e rollback_note: must be text"),
     ],
-    ids=["unknown-reason", "two-lines", "too-long", "template", "list"],
+    ids=[
+        "unknown-reason",
+        "reason-list",
+        "two-lines",
+        "line-separator",
+        "bidi-override",
+        "too-long",
+        "template",
+        "list",
+    ],
 )
 def test_a_reason_is_one_of_the_runbooks_and_a_note_is_one_plain_line(
     values: dict, problem: str

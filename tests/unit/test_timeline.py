@@ -89,7 +89,7 @@ def test_the_post_mortem_draft_fills_in_the_facts_and_leaves_the_analysis_open()
     draft = timeline.postmortem(RESULT, timeline.build(RESULT, EVENTS, AUDIT))
 
     assert draft.startswith("# Post-mortem: app rollback on prod (r1)\n")
-    assert "- Reason: feature-broken; note: checkout | 500s" in draft
+    assert "- Reason: feature-broken; note: ` checkout | 500s `" in draft
     assert "| Switch current release | app1 changed, app2 changed |" in draft
     assert "- Checklist PASS: order_placement: order 6 placed" in draft
     for heading in ("Root cause", "Lessons learned", "Process improvements", "Prevention"):
