@@ -179,17 +179,12 @@ def _runbook_hosts(playbook: str, groups: Mapping[str, Sequence[str]]) -> list[s
 
 
 def _check_reached(
-    identities: Mapping[str, str | None], hosts: Sequence[str], inventory: str, limit: Any
+    identities: Mapping[str, str | None], hosts: Sequence[str], inventory: str
 ) -> None:
     """Refuse a run none of whose hosts answered the preflight: unreachable, as a production
     inventory is from a controller outside its network, or a run started past the preflight."""
     if identities:
         return
-    if limit:
-        raise NotAuthorizedError(
-            f"--limit {limit} leaves out every host of the run; nothing changed",
-            hint="a runbook runs on its environment's hosts and localhost: drop the limit",
-        )
     named = ", ".join(hosts[:4]) + (f" and {len(hosts) - 4} more" if len(hosts) > 4 else "")
     raise PreflightError(
         f"no host answered the preflight ({named}): unreachable, or the preflight did not "
@@ -461,7 +456,7 @@ def _check_run_shape(
     problems = input_problems(extra_vars)
     if problems:
         raise NotAuthorizedError(problems[0], hint="pass only run inputs, as plain values")
-    _check_reached(identities, runbook_hosts, inventories[0], cli.get("subset"))
+    _check_reached(identities, runbook_hosts, inventories[0])
     unenrolled = sorted(host for host, env in identities.items() if not env)
     if unenrolled:
         raise NotAuthorizedError(
