@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -92,6 +93,33 @@ def test_the_readme_table_of_types_matches_the_registry() -> None:
         for name, entry in registry.rollback_types(REPO_ROOT).items()
     }
     assert table == expected
+
+
+def _policy_cell(rule: dict[str, Any]) -> str:
+    cell = f"{rule['approvers']} of {', '.join(rule['roles'])}; {rule['escalation']}"
+    if rule.get("break_glass"):
+        cell += f"; break-glass: {', '.join(rule['break_glass']['roles'])}"
+    return cell
+
+
+def _drills_running(playbook: str) -> str:
+    scenarios = sorted(
+        path.parent.name
+        for path in (REPO_ROOT / "molecule").glob("*/converge.yml")
+        if re.search(rf"drill_run_playbook: {re.escape(playbook)}$", path.read_text(), re.M)
+    )
+    return ", ".join(f"`{name}`" for name in scenarios) or "none yet"
+
+
+def test_the_readme_says_who_authorizes_each_type_in_production_and_which_drill_runs_it() -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    rows = re.findall(r"^\| `([a-z-]+)` \| [^|]+ \| ([^|]+) \| ([^|]+) \|$", readme, re.M)
+    rules = yaml.safe_load((REPO_ROOT / "inventories/production/policy.yml").read_text())["rules"]
+    expected = {
+        name: (_policy_cell(rules[entry.policy]), _drills_running(entry.playbook))
+        for name, entry in registry.rollback_types(REPO_ROOT).items()
+    }
+    assert {name: (policy, drill) for name, policy, drill in rows} == expected
 
 
 @pytest.mark.parametrize(
