@@ -18,7 +18,7 @@ from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.runbooks impo
     NOTE_MAX_CHARS,
 )
 
-from rollbackctl.run.runner import Step
+from rollbackctl.run.runner import BOOKKEEPING_TASKS, Step
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -99,7 +99,7 @@ def remember_output(func: F) -> F:
 
 def show_progress(step: Step) -> None:
     # Argument-spec validation is bookkeeping, not a step an operator follows.
-    if step.status == "skipped" or step.task.startswith("Validating arguments against"):
+    if step.status == "skipped" or step.task.startswith(BOOKKEEPING_TASKS):
         return
     line = f"  {step.status:<11} {step.host:<8} {step.task}"
     lines = [text for text in (step.message or "").splitlines() if text.strip()]

@@ -41,6 +41,10 @@ DEFAULT_TIMEOUT_SECONDS = 1800
 RUNS_KEPT = 200
 
 
+# Tasks that are bookkeeping, not steps an operator or a post-mortem follows.
+BOOKKEEPING_TASKS = ("Validating arguments against", "Gathering Facts")
+
+
 @dataclass
 class Step:
     host: str

@@ -17,10 +17,8 @@ from typing import Any
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.audit import AuditLog
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import RollbackError
 
-from rollbackctl.run.runner import EVENT_STATUS, EventFolder
+from rollbackctl.run.runner import BOOKKEEPING_TASKS, EVENT_STATUS, EventFolder
 
-# Bookkeeping, not steps an operator or a post-mortem follows.
-HIDDEN_TASK_PREFIXES = ("Validating arguments against", "Gathering Facts")
 UNTIMED = "?"
 
 
@@ -32,7 +30,7 @@ def task_entries(events: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         status = EVENT_STATUS.get(str(event.get("event")))
         data = event.get("event_data") or {}
         task, host = str(data.get("task") or ""), str(data.get("host") or "")
-        if not status or not task or not host or task.startswith(HIDDEN_TASK_PREFIXES):
+        if not status or not task or not host or task.startswith(BOOKKEEPING_TASKS):
             continue
         result = data.get("res") or {}
         if status == "skipped":
