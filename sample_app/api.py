@@ -99,7 +99,13 @@ def login(app: App, request: Request) -> Response:
 
 def place_order(app: App, request: Request) -> Response:
     claims = request.claims(app)
+    # Managed settings (settings.env): ordering can be switched off, and a quantity capped.
+    if app.settings.get("ORDERS_ENABLED", "true") != "true":
+        raise HttpError(503, "ordering is switched off (ORDERS_ENABLED)")
     product_id, quantity = request.positive_int("product_id"), request.positive_int("quantity")
+    cap = app.settings.get("ORDER_MAX_QUANTITY", "")
+    if cap and quantity > int(cap):
+        raise HttpError(422, f"quantity over ORDER_MAX_QUANTITY ({cap})")
     with app.connect() as conn:
         # The conditional update takes the row lock, so concurrent orders cannot oversell.
         row = conn.execute(

@@ -88,8 +88,22 @@ class Handler(BaseHTTPRequestHandler):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--config", required=True, help="path to the KEY=VALUE app.env file")
+    parser.add_argument("--config", help="path to the KEY=VALUE app.env file")
+    parser.add_argument(
+        "--check-settings",
+        metavar="FILE",
+        help="check a candidate settings.env against this release's schema, then exit",
+    )
     args = parser.parse_args(argv)
+    if args.check_settings:
+        try:
+            settings.check_managed(args.check_settings)
+        except settings.ConfigError as exc:
+            print(f"app: {exc}", file=sys.stderr)
+            return 2
+        return 0
+    if not args.config:
+        parser.error("--config is required")
     try:
         config = settings.load(args.config)
         release = release_info.load(Path(__file__).resolve().parent)

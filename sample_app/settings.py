@@ -10,6 +10,15 @@ from pathlib import Path
 # migrations share the file but neither serve HTTP nor sign tokens.
 _DB_KEYS = ("DB_HOST", "DB_NAME", "DB_USER")
 _APP_KEYS = ("APP_PORT", "APP_SECRET")
+# The managed settings a deploy applies from the configuration repository, in settings.env
+# beside app.env: this schema is what a candidate file is checked against before it goes
+# live. Connection keys and secrets stay in app.env, which the repository never holds.
+MANAGED_SETTINGS_FILE = "settings.env"
+MANAGED_SCHEMA: dict[str, tuple[str, ...] | range] = {
+    "ORDERS_ENABLED": ("true", "false"),
+    "ORDER_MAX_QUANTITY": range(1, 10_001),
+    "LOG_LEVEL": ("debug", "info", "warning", "error"),
+}
 
 
 class ConfigError(Exception):
@@ -50,12 +59,41 @@ def parse_env_file(text: str) -> dict[str, str]:
     return values
 
 
+def check_managed(path: str | Path) -> dict[str, str]:
+    """The managed settings in a settings.env file, checked against MANAGED_SCHEMA."""
+    try:
+        values = parse_env_file(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read settings {path}: {exc.strerror}") from exc
+    for key, value in values.items():
+        allowed = MANAGED_SCHEMA.get(key)
+        if allowed is None:
+            known = ", ".join(MANAGED_SCHEMA)
+            raise ConfigError(f"settings {path}: unknown key {key} (known: {known})")
+        if isinstance(allowed, range):
+            if not value.isdigit() or int(value) not in allowed:
+                raise ConfigError(
+                    f"settings {path}: {key}={value} is not a number from "
+                    f"{allowed.start} to {allowed.stop - 1}"
+                )
+        elif value not in allowed:
+            raise ConfigError(f"settings {path}: {key}={value} is not one of {', '.join(allowed)}")
+    return values
+
+
 def load(path: str | Path, *, for_app: bool = True) -> Settings:
-    """Settings from an app.env file; `for_app=False` checks only what migrations need."""
+    """Settings from an app.env file; `for_app=False` checks only what migrations need.
+
+    The managed settings.env beside it, when present, adds the keys of MANAGED_SCHEMA; it
+    can never override a connection key or the secret.
+    """
     try:
         raw = parse_env_file(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot read config {path}: {exc.strerror}") from exc
+    managed = Path(path).with_name(MANAGED_SETTINGS_FILE)
+    if for_app and managed.exists():
+        raw.update(check_managed(managed))
     required = (*_DB_KEYS, *_APP_KEYS) if for_app else _DB_KEYS
     missing = [key for key in required if not raw.get(key)]
     if missing:

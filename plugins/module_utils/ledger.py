@@ -20,6 +20,26 @@ class LedgerError(Exception):
     """A ledger problem worded for the operator."""
 
 
+# The same ledger records the configuration commits applied to a host (`rollbackctl config`):
+# its messages then speak of commits, and point at the repository's history.
+KINDS = {
+    "release": (),
+    "configuration": (
+        ("release ledger", "configuration ledger"),
+        ("'rollbackctl releases ENV'", "the configuration repository's 'git log'"),
+        ("releases", "configuration commits"),
+        ("release", "configuration commit"),
+    ),
+}
+
+
+def worded_for(kind, message):
+    """message as the ledger of kind says it."""
+    for old, new in KINDS[kind]:
+        message = message.replace(old, new)
+    return message
+
+
 def empty():
     return {"format": LEDGER_FORMAT, "current": None, "next_seq": 1, "releases": {}}
 

@@ -48,6 +48,13 @@ options:
     type: list
     elements: str
     default: []
+  kind:
+    description:
+      - What the ledger records, for its messages; C(configuration) ledgers record the
+        commits of the configuration repository that were applied to the host.
+    type: str
+    choices: [release, configuration]
+    default: release
   host:
     description: Host name used in messages.
     type: str
@@ -170,6 +177,7 @@ def main():
             "current_link": {"type": "path"},
             "fleet": {"type": "list", "elements": "str", "default": []},
             "host": {"type": "str", "default": "this host"},
+            "kind": {"type": "str", "default": "release", "choices": list(ledger_lib.KINDS)},
         },
         supports_check_mode=True,
     )
@@ -196,7 +204,7 @@ def main():
             if result["changed"] and not module.check_mode:
                 ledger_lib.save(params["path"], ledger)
     except ledger_lib.LedgerError as exc:
-        module.fail_json(msg=str(exc))
+        module.fail_json(msg=ledger_lib.worded_for(params["kind"], str(exc)))
     result["current"] = ledger["current"]
     result["releases"] = ledger_lib.releases_in_order(ledger)
     module.exit_json(**result)

@@ -23,7 +23,9 @@ REGISTRY_FILE = Path("meta") / "rollbacks.yml"
 REGISTRY_VERSION = 1
 # The run inputs a registry entry may map a CLI argument or flag to (runbooks.RUN_INPUTS
 # checks their values inside the run).
-MAPPABLE_INPUTS = frozenset({"rollback_allow_schema_mismatch", "read_only_state"})
+MAPPABLE_INPUTS = frozenset(
+    {"rollback_allow_schema_mismatch", "read_only_state", "rollback_confirm_seconds"}
+)
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 _FLAG_RE = re.compile(r"^--[a-z][a-z0-9-]{0,31}$")
@@ -55,6 +57,7 @@ class Option:
     help: str
     input: str | None = None  # the run input set to true; None: a documented default
     conflicts: str | None = None  # "target": not together with the target option
+    metavar: str | None = None  # the option takes a number, passed as its input, not a flag
 
     @property
     def param(self) -> str:
@@ -217,8 +220,11 @@ def _option(path: Path, name: str, raw: object) -> Option:
         "help",
         "input",
         "conflicts",
+        "metavar",
     }:
-        raise _bad(path, where, "each option has flag and help, and maybe input and conflicts")
+        raise _bad(
+            path, where, "each option has flag and help, and maybe input, conflicts and metavar"
+        )
     flag = _text(path, f"{where}.flag", raw["flag"])
     if not _FLAG_RE.match(flag):
         raise _bad(path, f"{where}.flag", "a long option such as --check")
@@ -226,11 +232,15 @@ def _option(path: Path, name: str, raw: object) -> Option:
     if conflicts not in (None, "target"):
         raise _bad(path, f"{where}.conflicts", "only 'target' is known")
     given = raw.get("input")
+    metavar = raw.get("metavar")
+    if metavar is not None and given is None:
+        raise _bad(path, f"{where}.metavar", "an option with a value passes it as its input")
     return Option(
         flag=flag,
         help=_text(path, f"{where}.help", raw["help"]),
         input=None if given is None else _input(path, where, given),
         conflicts=conflicts,
+        metavar=None if metavar is None else _text(path, f"{where}.metavar", metavar),
     )
 
 

@@ -34,6 +34,7 @@ RUN_INPUTS: Mapping[str, str] = {
     "read_only_state": "on_off",
     "rollback_reason": "reason",
     "rollback_note": "note",
+    "rollback_confirm_seconds": "seconds",
 }
 # The runbook's manual triggers: why a person starts a rollback (--reason), recorded with the
 # run in the audit log, its result and history.
@@ -339,6 +340,11 @@ def _value_problem(kind: str, value: object) -> str | None:
         return f"not a manual reason (one of {', '.join(MANUAL_REASONS)})"
     if kind == "note":
         return note_problem(value)
+    if kind == "seconds":
+        number = value if isinstance(value, int) and not isinstance(value, bool) else None
+        if isinstance(value, str) and value.isascii() and value.isdigit():
+            number = int(value)
+        return None if number is not None and 1 <= number <= 3600 else "not 1 to 3600 seconds"
     if kind == "name":
         return None if isinstance(value, str) and NAME_RE.match(value) else "not a valid name"
     if kind == "path":

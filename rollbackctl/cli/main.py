@@ -13,6 +13,7 @@ from rollbackctl.cli import (
     authz,
     backups,
     checklist,
+    confirm,
     dbdiff,
     drill,
     infra,
@@ -70,6 +71,7 @@ def main(ctx: click.Context, debug: bool) -> None:
 for commands in (
     inventory,
     rollbacks,
+    confirm,
     backups,
     dbdiff,
     checklist,

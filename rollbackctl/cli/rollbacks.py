@@ -46,12 +46,14 @@ def run_registered(
     """Run one registered type with the values its own arguments and flags were given."""
     inputs: dict[str, Any] = {arg.input: given[arg.name] for arg in entry.arguments}
     for option in entry.options:
-        if not given.get(option.param):
+        value = given.get(option.param)
+        if value is None or value is False:
             continue
         if option.conflicts == "target" and target and entry.target:
             raise click.UsageError(f"pass {entry.target.option} or {option.flag}, not both")
         if option.input:
-            inputs[option.input] = True
+            # A flag sets its input to true; an option with a value passes the value.
+            inputs[option.input] = value
 
     def run(to: str | None, plan_only: bool) -> dict[str, Any]:
         return run_rollback(
@@ -94,7 +96,9 @@ def _parameters(entry: registry.RollbackType) -> list[Decorator]:
             click.option(target.option, "target", metavar=target.metavar, help=target.help)
         )
     params += [
-        click.option(option.flag, option.param, is_flag=True, help=option.help)
+        click.option(option.flag, option.param, type=int, metavar=option.metavar, help=option.help)
+        if option.metavar
+        else click.option(option.flag, option.param, is_flag=True, help=option.help)
         for option in entry.options
     ]
     if entry.confirm:

@@ -122,7 +122,8 @@ def requested(
     written by the run's command or rebuilt by attach; so are the reason and note (None when
     not given).
     """
-    given = {opt.input: False for opt in entry.options if opt.input}
+    # A flag not given is false; an option that takes a value, not given, is none.
+    given = {opt.input: None if opt.metavar else False for opt in entry.options if opt.input}
     given.update({name: inputs[name] for name in sorted(entry.inputs()) if name in inputs})
     document = {"to": target, "approvals": [str(p) for p in approvals], "break_glass": break_glass}
     document.update({name.removeprefix("rollback_"): value for name, value in given.items()})

@@ -43,6 +43,8 @@ RUNS_KEPT = 200
 
 # Tasks that are bookkeeping, not steps an operator or a post-mortem follows.
 BOOKKEEPING_TASKS = ("Validating arguments against", "Gathering Facts")
+# Tasks whose start is shown too: they wait for a person, whose prompt is the task's name.
+ANNOUNCED_TASKS = ("Wait ",)
 
 
 @dataclass
@@ -381,6 +383,18 @@ class EventCollector:
             for key in ("ok", "changed", "failures", "skipped", "rescued", "ignored", "dark"):
                 for host, count in (data.get(key) or {}).items():
                     self.host_stats.setdefault(host, {})[key] = count
+        elif kind == "runner_on_start" and str(data.get("task", "")).startswith(ANNOUNCED_TASKS):
+            # Shown, not kept: the step's outcome follows as its own event.
+            if self.on_step:
+                self.on_step(
+                    Step(
+                        host=data.get("host", ""),
+                        task=data["task"],
+                        role="",
+                        status="started",
+                        changed=False,
+                    )
+                )
         elif kind in EVENT_STATUS and data.get("host"):
             step = _step_from_event(kind, data)
             self.steps.append(step)

@@ -13,6 +13,7 @@ on its hosts change only inside an authorized run.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -42,6 +43,22 @@ GOOD_RELEASE = "2026.11.1"
 BAD_RELEASE = "2026.11.2"
 ARTIFACT_RELEASES = ("2026.11.1", "2026.11.2", "2026.11.3")
 PORT_NAMES = ("app1", "app2", "db1", "lb1")
+# The configuration repository's first commit: the app's managed settings and the nginx site.
+CONFIG_FILES = {
+    "app/settings.env": "# Managed app settings (the app's schema: settings.py)\n"
+    "ORDERS_ENABLED=true\nORDER_MAX_QUANTITY=100\nLOG_LEVEL=info\n",
+    "nginx/site.conf": "# Managed nginx site settings, included in the server block\n"
+    "client_max_body_size 64k;\nproxy_read_timeout 30s;\n",
+}
+# A fixed author and date keep the first commit's id the same from stack to stack.
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "rollbackctl sandbox",
+    "GIT_AUTHOR_EMAIL": "sandbox@rollbackctl.invalid",
+    "GIT_AUTHOR_DATE": "2026-01-01T00:00:00Z",
+    "GIT_COMMITTER_NAME": "rollbackctl sandbox",
+    "GIT_COMMITTER_EMAIL": "sandbox@rollbackctl.invalid",
+    "GIT_COMMITTER_DATE": "2026-01-01T00:00:00Z",
+}
 # service: each app host runs under appctl; container: the release's image on the local
 # Docker engine, on this machine's network.
 RUNTIMES = ("service", "container")
@@ -175,6 +192,36 @@ def _build_artifacts(environment: str) -> None:
             )
 
 
+def config_repo(environment: str = ENVIRONMENT) -> Path:
+    return sandbox_dir(environment) / "config"
+
+
+def git(repo: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    """Run git in repo; its output, stripped."""
+    done = subprocess.run(
+        ["git", "-C", str(repo), *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(repo), **(env or {})},
+    )
+    return done.stdout.strip()
+
+
+def _create_config_repo(environment: str) -> None:
+    """The stack's configuration repository with its first commit, unless it exists."""
+    repo = config_repo(environment)
+    if (repo / ".git").exists():
+        return
+    repo.mkdir(parents=True, exist_ok=True)
+    git(repo, "init", "--quiet", "--initial-branch=main")
+    for name, text in CONFIG_FILES.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text, encoding="utf-8")
+    git(repo, "add", "--all")
+    git(repo, "commit", "--quiet", "-m", "Managed configuration of the stack", env=GIT_IDENTITY)
+
+
 def _run(environment: str, playbook: str, extravars: dict[str, Any] | None = None) -> RunOutcome:
     outcome = run_playbook(get_environment(environment), playbook, extravars=extravars)
     if not outcome.ok:
@@ -196,6 +243,18 @@ def up(environment: str = ENVIRONMENT, runtime: str | None = None) -> dict[str, 
         enroll(environment)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     _run(environment, "sandbox.yml", {"sandbox_state": "started", "sandbox_snapshot_id": stamp})
+    if not (sandbox_dir(environment) / "app" / "app1" / "config-ledger.json").exists():
+        _create_config_repo(environment)
+        # Before the first release: the app starts with its settings, nothing restarts.
+        _run(
+            environment,
+            "config_deploy.yml",
+            {
+                "config_deploy_commit": "HEAD",
+                "config_deploy_verify": False,
+                "config_deploy_baseline": True,
+            },
+        )
     if not (sandbox_dir(environment) / "app" / "app1" / "ledger.json").exists():
         _run(environment, "deploy.yml", {"release_deploy_id": GOOD_RELEASE})
         # The bad release passes deploy without the checklist, as bad releases do in real life.

@@ -171,7 +171,9 @@ def test_no_approval_is_refused(guarded: Sandbox, via: str) -> None:
     assert_refused(guarded, via, "needs 1 approver with role")
 
 
-@pytest.mark.parametrize("playbook", ["infra.yml", "emergency_stop.yml", "resume.yml"])
+@pytest.mark.parametrize(
+    "playbook", ["infra.yml", "emergency_stop.yml", "resume.yml", "config.yml"]
+)
 def test_every_runbook_without_approval_is_refused(guarded: Sandbox, playbook: str) -> None:
     assert_refused(guarded, "ansible-playbook", "needs 1 approver with role", playbook=playbook)
 

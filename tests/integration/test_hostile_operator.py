@@ -114,8 +114,9 @@ def test_tags_and_steps_cannot_skip_the_preflight(guarded: Sandbox) -> None:
         ("sandbox.yml", {"sandbox_state": "stopped"}),
         ("backup_verify.yml", {}),
         ("sandbox.yml", {"sandbox_state": "started", "sandbox_snapshot_id": "20261129T000000Z"}),
+        ("config_deploy.yml", {"config_deploy_commit": "HEAD"}),
     ],
-    ids=["deploy", "app-service", "sandbox-stop", "backup-verify", "sandbox-snapshot"],
+    ids=["deploy", "app-service", "sandbox-stop", "backup-verify", "sandbox-snapshot", "config"],
 )
 def test_helper_playbooks_change_no_guarded_host(guarded: Sandbox, name: str, extra: dict) -> None:
     if name == "backup_verify.yml":

@@ -214,6 +214,7 @@ class Sandbox:
             "config": {
                 h: (self.root / "app" / h / "shared/app.env").read_text() for h in APP_HOSTS
             },
+            "managed_config": self.managed_config(),
             "database": self.database_fingerprint(),
             "maintenance": self.maintenance_flag.exists(),
         }
@@ -251,6 +252,16 @@ class Sandbox:
         return self.root / "app" / host / "releases" / release / "release.json"
 
     # --- fast reset between tests --------------------------------------------------------
+    def managed_config(self) -> dict[str, str]:
+        """The managed configuration files and configuration ledgers, by path under the stack."""
+        paths = [self.root / "nginx/conf/site.d/site.conf", self.root / "nginx/config-ledger.json"]
+        for host in APP_HOSTS:
+            paths += [
+                self.root / "app" / host / "shared/settings.env",
+                self.root / "app" / host / "config-ledger.json",
+            ]
+        return {str(p.relative_to(self.root)): p.read_text() if p.exists() else "" for p in paths}
+
     def snapshot(self) -> None:
         """Remember ledgers, current links and upstream entries as they are now."""
         shutil.rmtree(self._snapshot, ignore_errors=True)

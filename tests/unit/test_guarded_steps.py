@@ -45,6 +45,15 @@ READ_ONLY = {
     "rollbackctl.runbooks.db_checklist",
     "rollbackctl.runbooks.db_assess",
     "rollbackctl.runbooks.db_diff",
+    # Waits for a person and writes the audit log on the controller, never a host.
+    "rollbackctl.runbooks.config_confirmation",
+}
+# Steps that run on the controller only (a play on localhost, which is never a guarded host)
+# and change nothing but a scratch folder of their own run.
+CONTROLLER_SCRATCH = {
+    "roles/config_files/tasks/stage.yml: Make a folder for the commit's files",
+    "roles/config_files/tasks/stage.yml: Unpack them",
+    "roles/config_files/tasks/unstage.yml: Remove the controller's export of the commit",
 }
 # Changes that only add a copy (a new backup; retention keeps the newest verified one): a
 # guarded environment takes backups on its own schedule, outside any rollback run.
@@ -116,8 +125,29 @@ def test_task_only_looks_or_changes_through_the_guard(where: str, task: dict[str
     module = _module(task)
     if module is None or module in READ_ONLY | ADDITIVE | _guarded_modules():
         return
+    if where in CONTROLLER_SCRATCH:
+        return
     probe = task.get("changed_when") is False and module in PROBES
     assert probe, (
         f"{where} runs {module}, which changes hosts without the guard: use its "
         "rollbackctl.runbooks.guarded_* form, or make it a probe (changed_when: false)"
     )
+
+
+def _controller_entry_points() -> set[str]:
+    return {where.split(".yml:")[0].rsplit("/", 1)[1] for where in CONTROLLER_SCRATCH}
+
+
+def test_controller_scratch_steps_run_in_plays_on_localhost_only() -> None:
+    entry_points = _controller_entry_points()
+    seen = []
+    for path in sorted(REPO.glob("playbooks/*.yml")):
+        for play in yaml.safe_load(path.read_text()) or []:
+            for task in _tasks(play.get("tasks")):
+                include = task.get("ansible.builtin.include_role") or {}
+                if include.get("name") == "rollbackctl.runbooks.config_files" and (
+                    include.get("tasks_from") in entry_points
+                ):
+                    seen.append(path.name)
+                    assert play.get("hosts") == "localhost", f"{path.name}: {play.get('name')}"
+    assert "config.yml" in seen and "config_deploy.yml" in seen

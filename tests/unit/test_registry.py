@@ -157,7 +157,7 @@ def test_an_unknown_type_names_the_registered_ones() -> None:
     with pytest.raises(UsageError) as caught:
         registry.get("full", REPO_ROOT)
     assert "unknown rollback type 'full'" in caught.value.one_line()
-    listed = "app, data-corruption, db, emergency-stop, infra, read-only, resume"
+    listed = "app, config, data-corruption, db, emergency-stop, infra, read-only, resume"
     assert listed in caught.value.one_line()
 
 
