@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup demo test checks images lint unit integration drills ee bench bench-db bench-stop clean sandbox-down
+.PHONY: setup demo test checks images lint unit integration drills ee bench bench-db bench-stop bench-config clean sandbox-down
 
 setup:
 	@scripts/setup.sh
@@ -62,6 +62,10 @@ bench: setup
 ## bench-stop: emergency stop and resume vs the same steps by hand (~3 min)
 bench-stop: setup
 	$(BIN)/python benchmarks/emergency_stop.py
+
+## bench-config: configuration rollback vs git checkout HEAD~1 and restarts by hand (~4 min)
+bench-config: setup
+	$(BIN)/python benchmarks/config_rollback.py
 
 ## bench-db: database rollback vs the runbook's dump/restore on a generated database (~10 min)
 DB_BENCH_MB ?= 1024

@@ -32,11 +32,12 @@ class ActionModule(ActionBase):
         if (
             isinstance(seconds, bool)
             or not isinstance(seconds, int)
-            or not 1 <= seconds <= confirmation.MAX_SECONDS
+            or not confirmation.MIN_SECONDS <= seconds <= confirmation.MAX_SECONDS
         ):
             result.update(
                 failed=True,
-                msg=f"seconds must be a whole number from 1 to {confirmation.MAX_SECONDS}",
+                msg=f"seconds must be a whole number from {confirmation.MIN_SECONDS} to "
+                f"{confirmation.MAX_SECONDS}",
             )
             return result
         closed = confirmation.wait(

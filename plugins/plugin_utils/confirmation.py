@@ -17,12 +17,13 @@ from typing import Any
 
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.audit import AuditLog
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import UsageError
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.runbooks import SECONDS_RANGE
 
 AWAITING = "config_awaiting_confirmation"
 CONFIRMED = "config_confirmed"
 CLOSED = "config_confirmation_closed"
 DEFAULT_SECONDS = 300
-MAX_SECONDS = 3600
+MIN_SECONDS, MAX_SECONDS = SECONDS_RANGE
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,20 @@ def state(entries: Sequence[Mapping[str, Any]], run_id: str) -> Waiting | None:
     return waiting
 
 
-def confirm(log: AuditLog, environment: str, run_id: str, by: str, now: datetime) -> Waiting:
-    """Record that `by` confirms run_id's configuration; UsageError when it does not wait."""
+def confirm(
+    log: AuditLog,
+    environment: str,
+    run_id: str,
+    by: str,
+    now: datetime,
+    *,
+    running: Callable[[str], bool] = lambda run_id: True,
+) -> Waiting:
+    """Record that `by` confirms run_id's configuration; UsageError when it does not wait.
+
+    running(run_id) says whether the run still holds the environment: a run that was killed
+    while it waited keeps nothing, so a confirmation would only mislead.
+    """
     found = state(log.entries(environment), run_id)
     hint = f"see 'rollbackctl history {environment}'"
     if found is None:
@@ -90,6 +103,13 @@ def confirm(log: AuditLog, environment: str, run_id: str, by: str, now: datetime
         raise UsageError(f"run {run_id} no longer waits: it was {found.outcome}", hint=hint)
     if found.confirmed_by is not None:
         raise UsageError(f"run {run_id} is already confirmed by {found.confirmed_by}", hint=hint)
+    if not running(run_id):
+        raise UsageError(
+            f"run {run_id} is no longer running: it was stopped while it waited, and its change "
+            "is not kept",
+            hint=f"see 'rollbackctl status {environment}'; the next configuration run puts "
+            "the files back or asks again",
+        )
     if now > found.deadline:
         raise UsageError(
             f"run {run_id} stopped waiting at {found.deadline.isoformat()}; its previous "
@@ -130,11 +150,14 @@ def wait(
         }
     )
     while True:
+        # The clock is read before the log: a confirmation appended after this read is stamped
+        # later than this moment, so when the moment is past the deadline it cannot count.
+        moment = now()
         found = state(log.entries(environment), run_id)
         if found is not None and found.confirmed_by is not None:
             outcome = "confirmed"
             break
-        if now() > deadline:
+        if moment > deadline:
             outcome = "expired"
             break
         sleep(poll)

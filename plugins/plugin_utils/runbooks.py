@@ -46,6 +46,8 @@ MANUAL_REASONS: Mapping[str, str] = {
     "business-decision": "team decision on business impact",
 }
 NOTE_MAX_CHARS = 500
+# A run input of kind "seconds" (how long a run waits for a person) lies in this range.
+SECONDS_RANGE = (1, 3600)
 # The inputs every runbook takes, as the authorize step reads them (the AWX survey asks them).
 COMMON_INPUTS: Mapping[str, Mapping[str, Any]] = {
     "rollback_confirmed": {
@@ -344,7 +346,9 @@ def _value_problem(kind: str, value: object) -> str | None:
         number = value if isinstance(value, int) and not isinstance(value, bool) else None
         if isinstance(value, str) and value.isascii() and value.isdigit():
             number = int(value)
-        return None if number is not None and 1 <= number <= 3600 else "not 1 to 3600 seconds"
+        low, high = SECONDS_RANGE
+        in_range = number is not None and low <= number <= high
+        return None if in_range else f"not {low} to {high} seconds"
     if kind == "name":
         return None if isinstance(value, str) and NAME_RE.match(value) else "not a valid name"
     if kind == "path":

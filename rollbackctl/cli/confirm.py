@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import click
-from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils import confirmation
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils import confirmation, envlock
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.audit import AuditLog
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import UsageError
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.runbooks import (
@@ -17,6 +17,12 @@ from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.runbooks impo
 
 from rollbackctl.cli.common import EXIT_CODE_HELP, emit, output_option, remember_output
 from rollbackctl.run.environments import get_environment
+
+
+def _holds_lock(environment: str, run_id: str) -> bool:
+    """The run still holds the environment's lock, from a live process."""
+    held = envlock.holder(environment)
+    return held is not None and held.run_id == run_id and not held.is_stale()
 
 
 def _text(document: dict[str, Any]) -> str:
@@ -45,7 +51,12 @@ def confirm(environment: str, run_id: str, by: str | None, output: str) -> None:
     if not NAME_RE.match(who):
         raise UsageError(f"--by {who!r} is not a name", hint="your name, as the policy lists it")
     confirmed = confirmation.confirm(
-        AuditLog.for_environment(environment), environment, run_id, who, datetime.now(UTC)
+        AuditLog.for_environment(environment),
+        environment,
+        run_id,
+        who,
+        datetime.now(UTC),
+        running=lambda waiting: _holds_lock(environment, waiting),
     )
     document = {
         "environment": environment,

@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils import registry
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.runbooks import SECONDS_RANGE
 
 from rollbackctl.cli.common import (
     EXIT_CODE_HELP,
@@ -96,7 +97,14 @@ def _parameters(entry: registry.RollbackType) -> list[Decorator]:
             click.option(target.option, "target", metavar=target.metavar, help=target.help)
         )
     params += [
-        click.option(option.flag, option.param, type=int, metavar=option.metavar, help=option.help)
+        # The only valued inputs are waits in seconds; the run checks the range again.
+        click.option(
+            option.flag,
+            option.param,
+            type=click.IntRange(*SECONDS_RANGE),
+            metavar=option.metavar,
+            help=option.help,
+        )
         if option.metavar
         else click.option(option.flag, option.param, is_flag=True, help=option.help)
         for option in entry.options

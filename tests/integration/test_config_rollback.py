@@ -13,12 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.dbsandbox import DbSandbox
 from tests.support.sandbox import APP_HOSTS, REPO_ROOT, Sandbox
 
 pytestmark = pytest.mark.integration
 
 GIT_AUTHOR = ["-c", "user.name=Config Tester", "-c", "user.email=tester@example.invalid"]
 WAIT_LINE = "Wait for rollbackctl confirm sandbox "
+DRAIN_TASK = "Set this app host in the nginx upstream to drained"
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +79,9 @@ def ordering_off(stack: Sandbox) -> Iterator[tuple[str, str]]:
     assert stack.place_order() == 503
     yield good, bad
     if ledger(stack, "app1")["current"] != good:
-        git(stack, "revert", "--no-edit", "--quiet", "HEAD")
-        deploy(stack, "HEAD", verify=True)
+        fixed = git(stack, "show", f"{good}:app/settings.env") + "\n"
+        mended = commit_file(stack, "app/settings.env", fixed, "Ordering on again")
+        deploy(stack, mended, verify=True)
     assert stack.place_order() == 201
 
 
@@ -151,8 +154,9 @@ def test_without_confirmation_the_previous_files_come_back(
     assert process.returncode != 0
     last = errors.read_text().strip().splitlines()[-1]
     assert f"configuration {good} was put back to {bad}: no one confirmed it by" in last
-    assert settings(stack) == before
-    assert stack.place_order() == 503
+    assert all(settings(stack, host) == before for host in APP_HOSTS)
+    assert not (stack.root / "app/app1/config-backups/pending.json").exists()
+    assert all(stack.place_order() == 503 for _ in range(4))
     for host in (*APP_HOSTS, "lb1"):
         assert ledger(stack, host)["current"] == bad
         assert ledger(stack, host)["releases"][good]["state"] == "stable"
@@ -182,21 +186,34 @@ def test_check_mode_shows_the_diff_and_changes_nothing(
     assert "config_awaiting_confirmation" not in events
 
 
-def stable_in_ledgers(stack: Sandbox, commit: str) -> None:
-    """Record commit as stable on every host, as a deploy before today's checks did."""
-    for host in (*APP_HOSTS, "lb1"):
-        folder = stack.root / ("nginx" if host == "lb1" else f"app/{host}")
-        path = folder / "config-ledger.json"
-        data = json.loads(path.read_text())
-        data["releases"][commit] = {
-            "id": commit,
-            "state": "stable",
-            "seq": data["next_seq"],
-            "deployed_at": "2026-11-01T00:00:00+00:00",
-            "events": [],
-        }
-        data["next_seq"] += 1
-        path.write_text(json.dumps(data))
+def ledger_paths(stack: Sandbox) -> list[Path]:
+    return [stack.root / "nginx/config-ledger.json"] + [
+        stack.root / "app" / host / "config-ledger.json" for host in APP_HOSTS
+    ]
+
+
+@pytest.fixture
+def stable_in_ledgers(stack: Sandbox) -> Iterator:
+    """Records a commit as stable on every host, as a deploy before today's checks did; the
+    ledgers are put back afterwards, so later tests never plan that commit."""
+    kept = {path: path.read_text() for path in ledger_paths(stack)}
+
+    def record(commit: str) -> None:
+        for path in ledger_paths(stack):
+            data = json.loads(path.read_text())
+            data["releases"][commit] = {
+                "id": commit,
+                "state": "stable",
+                "seq": data["next_seq"],
+                "deployed_at": "2026-11-01T00:00:00+00:00",
+                "events": [],
+            }
+            data["next_seq"] += 1
+            path.write_text(json.dumps(data))
+
+    yield record
+    for path, text in kept.items():
+        path.write_text(text)
 
 
 @pytest.mark.parametrize(
@@ -217,13 +234,13 @@ def stable_in_ledgers(stack: Sandbox, commit: str) -> None:
     ids=["nginx-site", "app-settings"],
 )
 def test_a_target_that_fails_its_check_changes_nothing(
-    stack: Sandbox, name: str, edit, problem: str
+    stack: Sandbox, stable_in_ledgers, name: str, edit, problem: str
 ) -> None:
     current = ledger(stack, "app1")["current"]
     text = (stack.root / "config" / name).read_text()
     broken = commit_file(stack, name, edit(text), f"Break {name}")
-    git(stack, "revert", "--no-edit", "--quiet", "HEAD")
-    stable_in_ledgers(stack, broken)
+    commit_file(stack, name, text, f"Mend {name}")
+    stable_in_ledgers(broken)
     before = stack.host_state()
 
     run = stack.cli("config", "sandbox", "--yes", "--to", broken)
@@ -266,3 +283,91 @@ def test_confirm_of_a_run_that_does_not_wait_is_refused(
     assert confirmed.code == 2
     assert problem in confirmed.stderr
     assert len(stack.audit_entries()) == audited
+
+
+def test_a_kill_mid_apply_leaves_each_file_old_or_new_and_a_rerun_converges(
+    stack: Sandbox, ordering_off: tuple[str, str]
+) -> None:
+    good, bad = ordering_off
+    versions = {git(stack, "show", f"{c}:app/settings.env") + "\n" for c in (good, bad)}
+    run = DbSandbox(stack).start_run("config", "sandbox", "--yes", "--confirm-within", "300")
+    try:
+        # app1 has its new file and has not restarted yet: the worst moment to die.
+        run.wait_until("app1 drained", lambda: run.saw("runner_on_start", DRAIN_TASK))
+    finally:
+        run.kill_9()
+    assert all(settings(stack, host) in versions for host in APP_HOSTS)
+    assert settings(stack, "app1") != settings(stack, "app2")
+
+    # The operator's way back: clear the stale lock, run the same rollback again.
+    assert stack.cli("unlock", "sandbox").code == 0
+    process, errors = start_config_rollback(stack, "--confirm-within", "300", "-o", "json")
+    confirmed = stack.cli("confirm", "sandbox", waiting_run_id(process, errors))
+    assert confirmed.code == 0, confirmed.stderr
+    stdout, _ = process.communicate(timeout=300)
+
+    assert process.returncode == 0, errors.read_text()[-3000:]
+    assert json.loads(stdout)["to"] == good
+    assert all("ORDERS_ENABLED=true" in settings(stack, host) for host in APP_HOSTS)
+    assert stack.upstream_servers() and all("down" not in s for s in stack.upstream_servers())
+    # Every app host serves the good settings: the one that died unrestarted was restarted.
+    assert all(stack.place_order() == 201 for _ in range(4))
+
+
+def test_a_run_killed_while_it_waits_keeps_nothing_unconfirmed(
+    stack: Sandbox, ordering_off: tuple[str, str]
+) -> None:
+    """Its change is live but never confirmed: confirm refuses it, and the next run that is
+    not confirmed either puts back the files from before the killed run."""
+    _good, bad = ordering_off
+    before = {host: settings(stack, host) for host in APP_HOSTS}
+    run = DbSandbox(stack).start_run("config", "sandbox", "--yes", "--confirm-within", "300")
+    try:
+        run.wait_until("the wait", lambda: run.saw("runner_on_start", "Wait for rollbackctl"))
+    finally:
+        run.kill_9()
+    assert stack.place_order() == 201  # the killed run's change is live
+    late = stack.cli("confirm", "sandbox", run.id)
+    assert late.code == 2
+    assert f"run {run.id} is no longer running" in late.stderr
+    assert stack.cli("unlock", "sandbox").code == 0
+
+    rerun = stack.cli("config", "sandbox", "--yes", "--confirm-within", "2")
+
+    assert rerun.code != 0
+    assert "no one confirmed it" in rerun.stderr.strip().splitlines()[-1]
+    assert {host: settings(stack, host) for host in APP_HOSTS} == before
+    assert all(ledger(stack, host)["current"] == bad for host in (*APP_HOSTS, "lb1"))
+    assert all(stack.place_order() == 503 for _ in range(4))
+
+
+def failure_line(run: subprocess.CompletedProcess[str]) -> str:
+    """The message of the task that failed the run, as ansible-playbook printed it."""
+    lines = [line for line in run.stdout.splitlines() if '"msg":' in line or "msg:" in line]
+    return lines[-1] if lines else run.stdout[-2000:]
+
+
+def test_plain_ansible_playbook_waits_too_and_reverts_unconfirmed(
+    stack: Sandbox, ordering_off: tuple[str, str]
+) -> None:
+    """The wait lives in the run: AWX or ansible-playbook get no change without a person."""
+    good, bad = ordering_off
+    before = settings(stack)
+    variables = {"rollback_confirmed": True, "rollback_confirm_seconds": 2}
+    run = stack.run_playbook("config.yml", "-e", json.dumps(variables))
+    assert run.returncode != 0
+    assert f"configuration {good} was put back to {bad}: no one confirmed it" in run.stdout
+    assert settings(stack) == before
+    assert stack.place_order() == 503
+
+
+@pytest.mark.parametrize("seconds", [0, 3601, "abc", True, "{{ 300 }}", 1.5])
+def test_a_confirmation_window_outside_1_to_3600_is_refused_before_any_change(
+    stack: Sandbox, seconds: object
+) -> None:
+    before = stack.host_state()
+    variables = {"rollback_confirmed": True, "rollback_confirm_seconds": seconds}
+    run = stack.run_playbook("config.yml", "-e", json.dumps(variables))
+    assert run.returncode != 0
+    assert "-e rollback_confirm_seconds: not 1 to 3600 seconds" in failure_line(run)
+    assert stack.host_state() == before

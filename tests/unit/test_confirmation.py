@@ -118,3 +118,33 @@ def test_a_wait_ends_when_a_person_confirms(tmp_path: Path) -> None:
     )
     assert (closed.outcome, closed.confirmed_by) == ("confirmed", "erin")
     assert len(polls) == 3
+
+
+def test_a_run_that_no_longer_runs_is_not_confirmed(tmp_path: Path) -> None:
+    """Killed while it waited: its change is not kept, so a confirmation would mislead."""
+    log = AuditLog(tmp_path / "audit.jsonl")
+    now = datetime.now(UTC)
+    awaiting(log, seconds=3600, start=now)
+    with pytest.raises(UsageError, match=f"run {RUN} is no longer running"):
+        confirmation.confirm(log, ENV, RUN, "erin", now, running=lambda run_id: False)
+    assert confirmation.state(log.entries(), RUN).confirmed_by is None
+
+
+def test_a_confirmation_appended_between_clock_and_log_reads_is_seen(tmp_path: Path) -> None:
+    """The waiter reads the clock before the log: a confirmation that lands just before the
+    deadline, after the waiter's last clock read, is found by that same look at the log."""
+    log = AuditLog(tmp_path / "audit.jsonl")
+    start = datetime.now(UTC)
+    ticks = iter([start, start + timedelta(seconds=3601)])
+
+    def now() -> datetime:
+        moment = next(ticks)
+        if moment > start:
+            # Between this clock read (past the deadline) and the log read: stamped in time.
+            confirmation.confirm(log, ENV, RUN, "erin", start)
+        return moment
+
+    closed = confirmation.wait(
+        log, environment=ENV, run_id=RUN, target="c", seconds=3600, now=now, sleep=lambda s: None
+    )
+    assert (closed.outcome, closed.confirmed_by) == ("confirmed", "erin")
