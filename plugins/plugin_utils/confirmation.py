@@ -163,5 +163,6 @@ def wait(
         sleep(poll)
     log.append({"event": CLOSED, "environment": environment, "run_id": run_id, "outcome": outcome})
     closed = state(log.entries(environment), run_id)
-    assert closed is not None  # the AWAITING entry above is in the log
+    if closed is None:
+        raise UsageError(f"the audit log lost the wait of run {run_id}", hint="audit verify")
     return closed

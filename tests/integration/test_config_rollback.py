@@ -78,6 +78,9 @@ def ordering_off(stack: Sandbox) -> Iterator[tuple[str, str]]:
     deploy(stack, bad)
     assert stack.place_order() == 503
     yield good, bad
+    # A test that failed half-way must not leave the next one a locked environment.
+    if stack.locks():
+        stack.cli("unlock", "sandbox")
     if ledger(stack, "app1")["current"] != good:
         fixed = git(stack, "show", f"{good}:app/settings.env") + "\n"
         mended = commit_file(stack, "app/settings.env", fixed, "Ordering on again")
@@ -99,13 +102,21 @@ def start_config_rollback(stack: Sandbox, *args: str) -> tuple[subprocess.Popen[
     return process, errors
 
 
-def waiting_run_id(process: subprocess.Popen[str], errors: Path) -> str:
-    """The run id the run names while it waits for confirmation."""
+def waits(stack: Sandbox, run_id: str) -> bool:
+    """The run announced its wait for confirmation in the audit log."""
+    return any(
+        e.get("event") == "config_awaiting_confirmation" and e.get("run_id") == run_id
+        for e in stack.audit_entries()
+    )
+
+
+def waiting_run_id(stack: Sandbox, process: subprocess.Popen[str], errors: Path) -> str:
+    """The run id the run names while it waits for confirmation, once its wait is recorded."""
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         for line in errors.read_text().splitlines():
-            if WAIT_LINE in line:
-                return line.split(WAIT_LINE)[1].split()[0]
+            if WAIT_LINE in line and waits(stack, run_id := line.split(WAIT_LINE)[1].split()[0]):
+                return run_id
         assert process.poll() is None, f"the run ended without waiting: {errors.read_text()}"
         time.sleep(0.5)
     raise AssertionError("the run never waited for confirmation")
@@ -116,14 +127,14 @@ def test_a_confirmed_rollback_keeps_the_previous_good_configuration(
 ) -> None:
     good, bad = ordering_off
     process, errors = start_config_rollback(stack, "--confirm-within", "300", "-o", "json")
-    run_id = waiting_run_id(process, errors)
+    run_id = waiting_run_id(stack, process, errors)
 
     # Live and checked before anyone confirms: users can order again while the run waits.
     assert stack.place_order() == 201
     confirmed = stack.cli("confirm", "sandbox", run_id, "--by", "erin")
     assert confirmed.code == 0, confirmed.stderr
     assert f"run {run_id} confirmed by erin" in confirmed.stdout
-    stdout, _ = process.communicate(timeout=300)
+    stdout = process.communicate(timeout=300)[0]
 
     assert process.returncode == 0, errors.read_text()[-3000:]
     result = json.loads(stdout)
@@ -148,7 +159,7 @@ def test_without_confirmation_the_previous_files_come_back(
     good, bad = ordering_off
     before = settings(stack)
     process, errors = start_config_rollback(stack, "--confirm-within", "3")
-    run_id = waiting_run_id(process, errors)
+    run_id = waiting_run_id(stack, process, errors)
     process.communicate(timeout=300)
 
     assert process.returncode != 0
@@ -156,7 +167,7 @@ def test_without_confirmation_the_previous_files_come_back(
     assert f"configuration {good} was put back to {bad}: no one confirmed it by" in last
     assert all(settings(stack, host) == before for host in APP_HOSTS)
     assert not (stack.root / "app/app1/config-backups/pending.json").exists()
-    assert all(stack.place_order() == 503 for _ in range(4))
+    assert all(stack.place_order() == 503 for attempt in range(4))
     for host in (*APP_HOSTS, "lb1"):
         assert ledger(stack, host)["current"] == bad
         assert ledger(stack, host)["releases"][good]["state"] == "stable"
@@ -302,16 +313,16 @@ def test_a_kill_mid_apply_leaves_each_file_old_or_new_and_a_rerun_converges(
     # The operator's way back: clear the stale lock, run the same rollback again.
     assert stack.cli("unlock", "sandbox").code == 0
     process, errors = start_config_rollback(stack, "--confirm-within", "300", "-o", "json")
-    confirmed = stack.cli("confirm", "sandbox", waiting_run_id(process, errors))
+    confirmed = stack.cli("confirm", "sandbox", waiting_run_id(stack, process, errors))
     assert confirmed.code == 0, confirmed.stderr
-    stdout, _ = process.communicate(timeout=300)
+    stdout = process.communicate(timeout=300)[0]
 
     assert process.returncode == 0, errors.read_text()[-3000:]
     assert json.loads(stdout)["to"] == good
     assert all("ORDERS_ENABLED=true" in settings(stack, host) for host in APP_HOSTS)
     assert stack.upstream_servers() and all("down" not in s for s in stack.upstream_servers())
     # Every app host serves the good settings: the one that died unrestarted was restarted.
-    assert all(stack.place_order() == 201 for _ in range(4))
+    assert all(stack.place_order() == 201 for attempt in range(4))
 
 
 def test_a_run_killed_while_it_waits_keeps_nothing_unconfirmed(
@@ -323,7 +334,7 @@ def test_a_run_killed_while_it_waits_keeps_nothing_unconfirmed(
     before = {host: settings(stack, host) for host in APP_HOSTS}
     run = DbSandbox(stack).start_run("config", "sandbox", "--yes", "--confirm-within", "300")
     try:
-        run.wait_until("the wait", lambda: run.saw("runner_on_start", "Wait for rollbackctl"))
+        run.wait_until("the wait", lambda: waits(stack, run.id))
     finally:
         run.kill_9()
     assert stack.place_order() == 201  # the killed run's change is live
@@ -338,7 +349,7 @@ def test_a_run_killed_while_it_waits_keeps_nothing_unconfirmed(
     assert "no one confirmed it" in rerun.stderr.strip().splitlines()[-1]
     assert {host: settings(stack, host) for host in APP_HOSTS} == before
     assert all(ledger(stack, host)["current"] == bad for host in (*APP_HOSTS, "lb1"))
-    assert all(stack.place_order() == 503 for _ in range(4))
+    assert all(stack.place_order() == 503 for attempt in range(4))
 
 
 def failure_line(run: subprocess.CompletedProcess[str]) -> str:
@@ -371,3 +382,36 @@ def test_a_confirmation_window_outside_1_to_3600_is_refused_before_any_change(
     assert run.returncode != 0
     assert "-e rollback_confirm_seconds: not 1 to 3600 seconds" in failure_line(run)
     assert stack.host_state() == before
+
+
+def test_a_host_that_fails_to_apply_sends_every_host_back(
+    stack: Sandbox, ordering_off: tuple[str, str]
+) -> None:
+    """app2 does not come back after its restart: the apply stops there, and app1, already
+    changed, goes back with it; nothing waits for a confirmation."""
+    good, bad = ordering_off
+    before = {host: settings(stack, host) for host in APP_HOSTS}
+    appctl = stack.root / "app/app2/bin/appctl"
+    kept = appctl.read_text()
+    fault = stack.state_dir / "app2-start-fails-once"
+    fault.touch()
+    shebang, rest = kept.split("\n", 1)
+    appctl.write_text(
+        f'{shebang}\nif [ "$1" = ensure-started ] && [ -e "{fault}" ]; then\n'
+        f'  rm -f "{fault}"; echo "app2 start refused (test fault)" >&2; exit 1\nfi\n{rest}'
+    )
+    try:
+        run = stack.cli("config", "sandbox", "--yes", "--confirm-within", "300")
+    finally:
+        appctl.write_text(kept)
+
+    assert run.code != 0
+    last = run.stderr.strip().splitlines()[-1]
+    assert f"configuration {good} was put back to {bad}: applying it failed on app2" in last
+    assert not fault.exists()  # the fault fired
+    assert {host: settings(stack, host) for host in APP_HOSTS} == before
+    assert all(ledger(stack, host)["current"] == bad for host in (*APP_HOSTS, "lb1"))
+    assert all("down" not in s for s in stack.upstream_servers())
+    assert all(stack.place_order() == 503 for attempt in range(4))
+    waited = [e for e in stack.audit_entries() if e.get("event") == "config_awaiting_confirmation"]
+    assert all(e["run_id"] not in run.stderr for e in waited)
