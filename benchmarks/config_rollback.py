@@ -75,9 +75,9 @@ def confirm(run_id: str, env: dict[str, str]) -> None:
     """Confirm as soon as the run has recorded its wait (a moment after it says it waits)."""
     deadline = time.monotonic() + 30
     command = [*CLI, "confirm", "sandbox", run_id, "--by", "bench"]
-    while subprocess.run(command, env=env, capture_output=True, check=False).returncode != 0:
+    while (answer := subprocess.run(command, env=env, capture_output=True, text=True)).returncode:
         if time.monotonic() > deadline:
-            raise SystemExit(f"run {run_id} never took a confirmation")
+            raise SystemExit(f"run {run_id} never took a confirmation: {answer.stderr.strip()}")
         time.sleep(0.1)
 
 
@@ -94,7 +94,8 @@ def rollbackctl_timed(env: dict[str, str]) -> tuple[float, float]:
     assert process.stderr is not None
     asked = None
     for line in process.stderr:
-        if WAIT_LINE in line:
+        # The wait's start; its outcome line names the run again.
+        if WAIT_LINE in line and asked is None:
             asked = time.perf_counter() - started
             run_id = line.split(WAIT_LINE)[1].split()[0]
             confirm(run_id, env)
