@@ -75,7 +75,10 @@ def confirm(run_id: str, env: dict[str, str]) -> None:
     """Confirm as soon as the run has recorded its wait (a moment after it says it waits)."""
     deadline = time.monotonic() + 30
     command = [*CLI, "confirm", "sandbox", run_id, "--by", "bench"]
-    while (answer := subprocess.run(command, env=env, capture_output=True, text=True)).returncode:
+    while True:
+        answer = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        if answer.returncode == 0:
+            return
         if time.monotonic() > deadline:
             raise SystemExit(f"run {run_id} never took a confirmation: {answer.stderr.strip()}")
         time.sleep(0.1)
