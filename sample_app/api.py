@@ -13,6 +13,7 @@ import psycopg
 
 import database
 import passwords
+import providers
 import tokens
 from release_info import Release
 from settings import Settings
@@ -135,7 +136,7 @@ def pay_order(app: App, request: Request) -> Response:
         status, payment_ref = _lock_visible_order(conn, order_id, claims)
         # Paying twice returns the first payment instead of charging again.
         if status != "paid":
-            payment_ref = f"pay_{secrets.token_hex(8)}"
+            payment_ref = _charge(app, conn, order_id)
             conn.execute(
                 "UPDATE orders SET status = 'paid', payment_ref = %s WHERE id = %s",
                 (payment_ref, order_id),
@@ -147,10 +148,11 @@ def send_notification(app: App, request: Request) -> Response:
     claims = request.claims(app)
     order_id = request.positive_int("order_id")
     channel = request.text("channel")
-    if channel not in ("email", "sms"):
-        raise HttpError(400, "channel must be email or sms")
+    if channel not in CHANNEL_PROVIDERS:
+        raise HttpError(400, f"channel must be one of {', '.join(CHANNEL_PROVIDERS)}")
     with app.connect() as conn:
         _lock_visible_order(conn, order_id, claims)
+        _deliver(app, CHANNEL_PROVIDERS[channel], order_id)
         row = conn.execute(
             "INSERT INTO notifications (order_id, channel) VALUES (%s, %s) RETURNING id",
             (order_id, channel),
@@ -169,6 +171,44 @@ def admin_summary(app: App, request: Request) -> Response:
         ).fetchone()
     assert row is not None
     return 200, {"users": row[0], "products": row[1], "orders": row[2]}
+
+
+def integrations(app: App, request: Request) -> Response:
+    """The integration checks: each configured provider asked with the pinned API version."""
+    if not request.claims(app).is_admin:
+        raise HttpError(403, "admin only")
+    checked = {name: providers.status(i) for name, i in sorted(app.settings.integrations.items())}
+    return 200, {"integrations": checked, "ok": all(c["ok"] for c in checked.values())}
+
+
+# Which provider delivers a notification channel; sms has none (it is recorded only).
+CHANNEL_PROVIDERS = {"email": "email", "sms": None, "push": "push"}
+
+
+def _charge(app: App, conn: psycopg.Connection, order_id: int) -> str:
+    """Charge the order's total through the payment provider when one is configured."""
+    integration = app.settings.integrations.get("payment")
+    if integration is None:
+        return f"pay_{secrets.token_hex(8)}"
+    row = conn.execute("SELECT total_cents FROM orders WHERE id = %s", (order_id,)).fetchone()
+    assert row is not None
+    try:
+        charge = providers.call(
+            integration, "POST", "/v1/charges", {"amount": row[0], "order": order_id}
+        )
+    except providers.ProviderError as exc:
+        raise HttpError(502, f"payment failed: {exc}") from exc
+    return str(charge.get("id") or f"pay_{secrets.token_hex(8)}")
+
+
+def _deliver(app: App, service: str | None, order_id: int) -> None:
+    integration = app.settings.integrations.get(service) if service else None
+    if integration is None:
+        return
+    try:
+        providers.call(integration, "POST", "/v1/messages", {"order": order_id})
+    except providers.ProviderError as exc:
+        raise HttpError(502, f"notification failed: {exc}") from exc
 
 
 def _lock_visible_order(
@@ -198,6 +238,7 @@ ROUTES = (
     Route("POST", re.compile(r"/api/orders/(\d+)/pay"), pay_order, "payment_processing"),
     Route("POST", re.compile(r"/api/notifications"), send_notification, "notifications"),
     Route("GET", re.compile(r"/api/admin/summary"), admin_summary, "admin"),
+    Route("GET", re.compile(r"/api/admin/integrations"), integrations, "integrations"),
 )
 
 

@@ -22,6 +22,7 @@ MODULES = (
     "database.py",
     "migrate.py",
     "passwords.py",
+    "providers.py",
     "release_info.py",
     "seed.py",
     "settings.py",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,11 +15,38 @@ _APP_KEYS = ("APP_PORT", "APP_SECRET")
 # beside app.env: this schema is what a candidate file is checked against before it goes
 # live. Connection keys and secrets stay in app.env, which the repository never holds.
 MANAGED_SETTINGS_FILE = "settings.env"
-MANAGED_SCHEMA: dict[str, tuple[str, ...] | range] = {
+Allowed = tuple[str, ...] | range | re.Pattern[str]
+MANAGED_SCHEMA: dict[str, Allowed] = {
     "ORDERS_ENABLED": ("true", "false"),
     "ORDER_MAX_QUANTITY": range(1, 10_001),
     "LOG_LEVEL": ("debug", "info", "warning", "error"),
 }
+# Third-party integrations, one file per provider under integrations/ beside app.env: the API
+# version the app pins, where the provider answers, and the client code's version. The schema
+# checks their form; whether the provider accepts a pin only the provider can say, which is
+# what the integration checks after a change ask it.
+INTEGRATIONS_FOLDER = "integrations"
+INTEGRATION_SERVICES = ("payment", "email", "push")
+_VERSION_PIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
+_ENDPOINT = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?")
+_CLIENT_VERSION = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+")
+
+
+def integration_schema(service: str) -> dict[str, Allowed]:
+    prefix = service.upper()
+    return {
+        f"{prefix}_API_VERSION": _VERSION_PIN,
+        f"{prefix}_ENDPOINT": _ENDPOINT,
+        f"{prefix}_CLIENT_VERSION": _CLIENT_VERSION,
+    }
+
+
+@dataclass(frozen=True)
+class Integration:
+    service: str
+    api_version: str
+    endpoint: str
+    client_version: str
 
 
 class ConfigError(Exception):
@@ -36,6 +64,8 @@ class Settings:
     db_password: str
     secret: str
     raw: dict[str, str]
+    # The third-party providers the app calls, by service; one without a file is not called.
+    integrations: dict[str, Integration]
 
     def get(self, key: str, default: str) -> str:
         """A setting from the environment first, then the file, then the default."""
@@ -59,18 +89,32 @@ def parse_env_file(text: str) -> dict[str, str]:
     return values
 
 
+def schema_for(path: str | Path) -> dict[str, Allowed]:
+    """The schema of a managed file, by its name: settings.env, or <service>.env of an
+    integration (a candidate is checked under the name it will have)."""
+    name = Path(path).name
+    service = name.removesuffix(".env")
+    if name != MANAGED_SETTINGS_FILE and service in INTEGRATION_SERVICES:
+        return integration_schema(service)
+    return MANAGED_SCHEMA
+
+
 def check_managed(path: str | Path) -> dict[str, str]:
-    """The managed settings in a settings.env file, checked against MANAGED_SCHEMA."""
+    """The managed settings in a settings.env or integration file, checked against its schema."""
     try:
         values = parse_env_file(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"cannot read settings {path}: {exc.strerror}") from exc
+    schema = schema_for(path)
     for key, value in values.items():
-        allowed = MANAGED_SCHEMA.get(key)
+        allowed = schema.get(key)
         if allowed is None:
-            known = ", ".join(MANAGED_SCHEMA)
+            known = ", ".join(schema)
             raise ConfigError(f"settings {path}: unknown key {key} (known: {known})")
-        if isinstance(allowed, range):
+        if isinstance(allowed, re.Pattern):
+            if not allowed.fullmatch(value):
+                raise ConfigError(f"settings {path}: {key}={value!r} is not a valid value")
+        elif isinstance(allowed, range):
             if not value.isdigit() or int(value) not in allowed:
                 raise ConfigError(
                     f"settings {path}: {key}={value} is not a number from "
@@ -78,6 +122,9 @@ def check_managed(path: str | Path) -> dict[str, str]:
                 )
         elif value not in allowed:
             raise ConfigError(f"settings {path}: {key}={value} is not one of {', '.join(allowed)}")
+    if schema is not MANAGED_SCHEMA and set(values) != set(schema):
+        missing = ", ".join(sorted(set(schema) - set(values)))
+        raise ConfigError(f"settings {path}: an integration needs {missing} too")
     return values
 
 
@@ -94,6 +141,18 @@ def load(path: str | Path, *, for_app: bool = True) -> Settings:
     managed = Path(path).with_name(MANAGED_SETTINGS_FILE)
     if for_app and managed.exists():
         raw.update(check_managed(managed))
+    integrations = {}
+    for service in INTEGRATION_SERVICES if for_app else ():
+        file = Path(path).parent / INTEGRATIONS_FOLDER / f"{service}.env"
+        if file.exists():
+            values = check_managed(file)
+            prefix = service.upper()
+            integrations[service] = Integration(
+                service=service,
+                api_version=values[f"{prefix}_API_VERSION"],
+                endpoint=values[f"{prefix}_ENDPOINT"],
+                client_version=values[f"{prefix}_CLIENT_VERSION"],
+            )
     required = (*_DB_KEYS, *_APP_KEYS) if for_app else _DB_KEYS
     missing = [key for key in required if not raw.get(key)]
     if missing:
@@ -113,4 +172,5 @@ def load(path: str | Path, *, for_app: bool = True) -> Settings:
         db_password=raw.get("DB_PASSWORD", ""),
         secret=raw.get("APP_SECRET", ""),
         raw=raw,
+        integrations=integrations,
     )

@@ -24,7 +24,12 @@ REGISTRY_VERSION = 1
 # The run inputs a registry entry may map a CLI argument or flag to (runbooks.RUN_INPUTS
 # checks their values inside the run).
 MAPPABLE_INPUTS = frozenset(
-    {"rollback_allow_schema_mismatch", "read_only_state", "rollback_confirm_seconds"}
+    {
+        "rollback_allow_schema_mismatch",
+        "read_only_state",
+        "rollback_confirm_seconds",
+        "rollback_service",
+    }
 )
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
@@ -57,7 +62,8 @@ class Option:
     help: str
     input: str | None = None  # the run input set to true; None: a documented default
     conflicts: str | None = None  # "target": not together with the target option
-    metavar: str | None = None  # the option takes a number, passed as its input, not a flag
+    metavar: str | None = None  # the option takes a value, passed as its input, not a flag
+    required: bool = False  # an option with a value the run cannot go without
 
     @property
     def param(self) -> str:
@@ -221,9 +227,12 @@ def _option(path: Path, name: str, raw: object) -> Option:
         "input",
         "conflicts",
         "metavar",
+        "required",
     }:
         raise _bad(
-            path, where, "each option has flag and help, and maybe input, conflicts and metavar"
+            path,
+            where,
+            "each option has flag and help, and maybe input, conflicts, metavar and required",
         )
     flag = _text(path, f"{where}.flag", raw["flag"])
     if not _FLAG_RE.match(flag):
@@ -235,12 +244,16 @@ def _option(path: Path, name: str, raw: object) -> Option:
     metavar = raw.get("metavar")
     if metavar is not None and given is None:
         raise _bad(path, f"{where}.metavar", "an option with a value passes it as its input")
+    required = raw.get("required", False)
+    if not isinstance(required, bool) or (required and metavar is None):
+        raise _bad(path, f"{where}.required", "true or false, and only for an option with a value")
     return Option(
         flag=flag,
         help=_text(path, f"{where}.help", raw["help"]),
         input=None if given is None else _input(path, where, given),
         conflicts=conflicts,
         metavar=None if metavar is None else _text(path, f"{where}.metavar", metavar),
+        required=required,
     )
 
 

@@ -35,6 +35,7 @@ RUN_INPUTS: Mapping[str, str] = {
     "rollback_reason": "reason",
     "rollback_note": "note",
     "rollback_confirm_seconds": "seconds",
+    "rollback_service": "name",
 }
 # The runbook's manual triggers: why a person starts a rollback (--reason), recorded with the
 # run in the audit log, its result and history.

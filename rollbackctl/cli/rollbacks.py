@@ -11,7 +11,10 @@ from typing import Any
 
 import click
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils import registry
-from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.runbooks import SECONDS_RANGE
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.runbooks import (
+    RUN_INPUTS,
+    SECONDS_RANGE,
+)
 
 from rollbackctl.cli.common import (
     EXIT_CODE_HELP,
@@ -97,12 +100,15 @@ def _parameters(entry: registry.RollbackType) -> list[Decorator]:
             click.option(target.option, "target", metavar=target.metavar, help=target.help)
         )
     params += [
-        # The only valued inputs are waits in seconds; the run checks the range again.
+        # A wait in seconds is checked here and again in the run, as is every other value.
         click.option(
             option.flag,
             option.param,
-            type=click.IntRange(*SECONDS_RANGE),
+            type=click.IntRange(*SECONDS_RANGE)
+            if RUN_INPUTS.get(option.input or "") == "seconds"
+            else str,
             metavar=option.metavar,
+            required=option.required,
             help=option.help,
         )
         if option.metavar

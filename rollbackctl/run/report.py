@@ -107,19 +107,21 @@ def render_text(result: dict[str, Any]) -> str:
     for label, findings in (result.get("corruption") or {}).items():
         counts = ", ".join(f"{f['name']}: {f['count']}" for f in findings)
         lines.append(f"corruption {label}: {counts}")
-    lines += _config_lines(result.get("config") or {})
+    lines += _config_lines(result.get("config") or {}, result.get("third_party") or {})
     lines.append(f"artifacts: {result['artifacts']}")
     return "\n".join(lines) + "\n"
 
 
-def _config_lines(config: dict[str, Any]) -> list[str]:
-    """A configuration rollback's outcome, then the change file by file (git's diff)."""
+def _config_lines(config: dict[str, Any], third_party: dict[str, Any]) -> list[str]:
+    """A configuration or third-party rollback's outcome, then the change file by file (git's
+    diff)."""
     if not config:
         return []
-    state = config.get("state") or "stopped before the outcome"
+    state = (third_party or config).get("state") or "stopped before the outcome"
     if state == "confirmed":
         state = f"confirmed by {config.get('confirmed_by')}"
-    lines = [f"configuration {state}: {', '.join(config.get('files') or [])}"]
+    what = f"{third_party['service']} settings" if third_party.get("service") else "configuration"
+    lines = [f"{what} {state}: {', '.join(config.get('files') or [])}"]
     lines += [f"  {line}" for line in config.get("diff") or []]
     return lines
 

@@ -36,6 +36,7 @@ from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.trust import 
 from rollbackctl.run.environments import get_environment
 from rollbackctl.run.rollback import failure_message
 from rollbackctl.run.runner import RunOutcome, run_playbook
+from rollbackctl.tools import providers
 
 ENVIRONMENT = "sandbox"
 LOCAL_ENVIRONMENTS = ("sandbox", "sandbox-guarded")
@@ -49,6 +50,15 @@ CONFIG_FILES = {
     "ORDERS_ENABLED=true\nORDER_MAX_QUANTITY=100\nLOG_LEVEL=info\n",
     "nginx/site.conf": "# Managed nginx site settings, included in the server block\n"
     "client_max_body_size 64k;\nproxy_read_timeout 30s;\n",
+}
+# The app's third-party integrations, one file per provider, pinned to versions the stand-ins
+# speak ({port} is the provider's port in the stack).
+INTEGRATION_FILES = {
+    "payment": "PAYMENT_API_VERSION=2025-03-31\nPAYMENT_ENDPOINT=http://127.0.0.1:{port}\n"
+    "PAYMENT_CLIENT_VERSION=4.2.0\n",
+    "email": "EMAIL_API_VERSION=v3\nEMAIL_ENDPOINT=http://127.0.0.1:{port}\n"
+    "EMAIL_CLIENT_VERSION=6.1.0\n",
+    "push": "PUSH_API_VERSION=2\nPUSH_ENDPOINT=http://127.0.0.1:{port}\nPUSH_CLIENT_VERSION=1.0.3\n",
 }
 # A fixed author and date keep the first commit's id the same from stack to stack.
 GIT_IDENTITY = {
@@ -119,6 +129,8 @@ def _settings(environment: str) -> dict[str, Any]:
             and set(ports) == set(PORT_NAMES)
             and all(_is_port(p) for p in ports.values())
             and settings.get("runtime", DEFAULT_RUNTIME) in RUNTIMES
+            and set(settings.get("providers", {})) <= set(INTEGRATION_FILES)
+            and all(_is_port(p) for p in settings.get("providers", {}).values())
         )
     except (ValueError, KeyError, TypeError, AttributeError):
         valid = False
@@ -144,12 +156,14 @@ def _write_settings(environment: str, runtime: str | None) -> dict[str, Any]:
         )
     if (kept or runtime) == "container":
         _require_docker_engine()
-    if settings:
+    # A stack made before the third-party stand-ins existed gets their ports added.
+    if settings and set(settings.get("providers", {})) == set(INTEGRATION_FILES):
         return settings
-    settings = {
+    settings = settings or {
         "ports": {name: _free_port() for name in PORT_NAMES},
         "runtime": runtime or DEFAULT_RUNTIME,
     }
+    settings["providers"] = {name: _free_port() for name in INTEGRATION_FILES}
     folder = sandbox_dir(environment)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "sandbox.json").write_text(json.dumps(settings, indent=2) + "\n")
@@ -208,18 +222,32 @@ def git(repo: Path, *args: str, env: dict[str, str] | None = None) -> str:
     return done.stdout.strip()
 
 
-def _create_config_repo(environment: str) -> None:
-    """The stack's configuration repository with its first commit, unless it exists."""
+def providers_dir(environment: str = ENVIRONMENT) -> Path:
+    return sandbox_dir(environment) / "providers"
+
+
+def _create_config_repo(environment: str, ports: dict[str, int]) -> None:
+    """The stack's configuration repository with its first commit, unless it exists; a
+    repository made before the integrations gets them in a commit of their own."""
     repo = config_repo(environment)
+    files = {
+        f"integrations/{name}.env": text.format(port=ports[name])
+        for name, text in INTEGRATION_FILES.items()
+    }
     if (repo / ".git").exists():
-        return
-    repo.mkdir(parents=True, exist_ok=True)
-    git(repo, "init", "--quiet", "--initial-branch=main")
-    for name, text in CONFIG_FILES.items():
+        if (repo / "integrations").exists():
+            return
+        message = "Third-party integrations of the stack"
+    else:
+        repo.mkdir(parents=True, exist_ok=True)
+        git(repo, "init", "--quiet", "--initial-branch=main")
+        files = {**CONFIG_FILES, **files}
+        message = "Managed configuration of the stack"
+    for name, text in files.items():
         (repo / name).parent.mkdir(parents=True, exist_ok=True)
         (repo / name).write_text(text, encoding="utf-8")
     git(repo, "add", "--all")
-    git(repo, "commit", "--quiet", "-m", "Managed configuration of the stack", env=GIT_IDENTITY)
+    git(repo, "commit", "--quiet", "-m", message, env=GIT_IDENTITY)
 
 
 def _run(environment: str, playbook: str, extravars: dict[str, Any] | None = None) -> RunOutcome:
@@ -233,7 +261,7 @@ def up(environment: str = ENVIRONMENT, runtime: str | None = None) -> dict[str, 
     """Start the stack; a new one runs its app on runtime (default service)."""
     _check_local(environment)
     guarded = is_guarded(environment)
-    _write_settings(environment, runtime)
+    settings = _write_settings(environment, runtime)
     _build_artifacts(environment)
     # The stack belongs to whoever runs this machine; a guarded one is taken out of its
     # environment while it is being set up, and enrolled again when it is done.
@@ -243,18 +271,20 @@ def up(environment: str = ENVIRONMENT, runtime: str | None = None) -> dict[str, 
         enroll(environment)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     _run(environment, "sandbox.yml", {"sandbox_state": "started", "sandbox_snapshot_id": stamp})
-    if not (sandbox_dir(environment) / "app" / "app1" / "config-ledger.json").exists():
-        _create_config_repo(environment)
-        # Before the first release: the app starts with its settings, nothing restarts.
-        _run(
-            environment,
-            "config_deploy.yml",
-            {
-                "config_deploy_commit": "HEAD",
-                "config_deploy_verify": False,
-                "config_deploy_baseline": True,
-            },
-        )
+    providers.start(providers_dir(environment), settings["providers"])
+    _create_config_repo(environment, settings["providers"])
+    app1 = sandbox_dir(environment) / "app" / "app1"
+    # Before the first release: the app starts with its settings, nothing restarts.
+    baseline = {"config_deploy_commit": "HEAD", "config_deploy_verify": False}
+    if not (app1 / "config-ledger.json").exists():
+        _run(environment, "config_deploy.yml", {**baseline, "config_deploy_baseline": True})
+    for service in INTEGRATION_FILES:
+        if not (app1 / "integrations" / service / "ledger.json").exists():
+            _run(
+                environment,
+                "config_deploy.yml",
+                {**baseline, "config_deploy_baseline": True, "config_deploy_service": service},
+            )
     if not (sandbox_dir(environment) / "app" / "app1" / "ledger.json").exists():
         _run(environment, "deploy.yml", {"release_deploy_id": GOOD_RELEASE})
         # The bad release passes deploy without the checklist, as bad releases do in real life.
@@ -279,6 +309,7 @@ def down(environment: str = ENVIRONMENT, purge: bool = False) -> dict[str, Any]:
             _require_docker_engine()
         unenroll(environment)
         _run(environment, "sandbox.yml", {"sandbox_state": "stopped", "sandbox_purge": purge})
+        providers.stop(providers_dir(environment))
     if purge and sandbox_dir(environment).exists():
         shutil.rmtree(sandbox_dir(environment))
     return status(environment)
@@ -314,5 +345,8 @@ def status(environment: str = ENVIRONMENT) -> dict[str, Any]:
             "user": "market",
         },
         "services": {name: _listening(port) for name, port in ports.items()},
+        "providers": {
+            name: _listening(port) for name, port in settings.get("providers", {}).items()
+        },
         "current": current,
     }

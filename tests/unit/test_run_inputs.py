@@ -54,7 +54,7 @@ def test_only_run_inputs_are_taken() -> None:
         "-e release_select_target is not a run input (a run takes read_only_state, "
         "rollback_allow_schema_mismatch, rollback_approvals, rollback_break_glass, "
         "rollback_confirm_seconds, rollback_confirmed, rollback_note, rollback_reason, "
-        "rollback_request, rollback_requester, rollback_to, rollbackctl_run_id)"
+        "rollback_request, rollback_requester, rollback_service, rollback_to, rollbackctl_run_id)"
     ]
 
 

@@ -1,0 +1,207 @@
+"""Local stand-ins of the third-party providers the sample app calls: payment, email, push.
+
+Each provider listens on a loopback port of its own and, like the real ones, refuses a call
+whose `Api-Version` it does not speak: a bad version pin in the app's integration settings
+really breaks payments, and rolling the pin back really mends them. Every call is appended
+to calls.jsonl in the providers' folder, so a test can see what reached a provider.
+
+`sandbox up` starts them in the background (`start`), `sandbox down` stops them (`stop`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import RollbackError
+
+# The API versions each stand-in speaks, oldest first.
+SPOKEN_VERSIONS: dict[str, tuple[str, ...]] = {
+    "payment": ("2024-06-20", "2025-03-31"),
+    "email": ("v3",),
+    "push": ("1", "2"),
+}
+# What a call to each provider does, besides the status every provider answers.
+ACTIONS: dict[str, tuple[str, str]] = {
+    "payment": ("/v1/charges", "ch"),
+    "email": ("/v1/messages", "msg"),
+    "push": ("/v1/messages", "msg"),
+}
+STATUS_PATH = "/v1/status"
+PID_FILE = "providers.pid"
+CALLS_FILE = "calls.jsonl"
+LOG_FILE = "providers.log"
+START_SECONDS = 10.0
+
+
+class ProviderServer(ThreadingHTTPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+
+    def __init__(self, port: int, service: str, calls: Path, lock: threading.Lock) -> None:
+        super().__init__(("127.0.0.1", port), ProviderHandler)
+        self.service = service
+        self.calls = calls
+        self.lock = lock
+
+
+class ProviderHandler(BaseHTTPRequestHandler):
+    server: ProviderServer
+
+    def do_GET(self) -> None:
+        self._answer()
+
+    def do_POST(self) -> None:
+        self._answer()
+
+    def _answer(self) -> None:
+        service = self.server.service
+        version = self.headers.get("Api-Version", "")
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if 0 < length <= 65536 else b""
+        action, prefix = ACTIONS[service]
+        status, payload = 200, {"ok": True, "api_version": version}
+        if version not in SPOKEN_VERSIONS[service]:
+            spoken = ", ".join(SPOKEN_VERSIONS[service])
+            status, payload = 400, {"error": f"unknown API version {version!r} (speaks {spoken})"}
+        elif self.command == "POST" and self.path == action:
+            payload = {"id": f"{prefix}_{secrets.token_hex(6)}", "api_version": version}
+        elif not (self.command == "GET" and self.path == STATUS_PATH):
+            status, payload = 404, {"error": f"no {self.command} {self.path}"}
+        self._record(status, version, body)
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _record(self, status: int, version: str, body: bytes) -> None:
+        entry = {
+            "service": self.server.service,
+            "method": self.command,
+            "path": self.path,
+            "api_version": version,
+            "client": self.headers.get("User-Agent", ""),
+            "status": status,
+            "body": body.decode("utf-8", "replace"),
+        }
+        with self.server.lock, self.server.calls.open("a", encoding="utf-8") as out:
+            out.write(json.dumps(entry) + "\n")
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def serve(folder: Path, ports: dict[str, int]) -> None:
+    """Serve every provider until SIGTERM or SIGINT."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lock = threading.Lock()
+    servers = [
+        ProviderServer(port, name, folder / CALLS_FILE, lock) for name, port in ports.items()
+    ]
+    threads = [
+        threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.2}) for s in servers
+    ]
+    for thread in threads:
+        thread.start()
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    stop.wait()
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def _pid(folder: Path) -> int | None:
+    """The pid of the stand-ins serving from folder, None when none runs there."""
+    try:
+        pid = int((folder / PID_FILE).read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError):
+        return None
+    # A pid file outlives a reboot: the pid must still be these stand-ins, for this folder.
+    mine = b"rollbackctl.tools.providers" in cmdline and str(folder).encode() in cmdline
+    return pid if mine else None
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def start(folder: Path, ports: dict[str, int]) -> None:
+    """Start the stand-ins in the background unless they already serve from folder."""
+    if _pid(folder) is not None:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", "rollbackctl.tools.providers", "serve", "--folder", str(folder)]
+    argv += [f"--port={name}={port}" for name, port in sorted(ports.items())]
+    with (folder / LOG_FILE).open("ab") as log:
+        process = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+        )
+    (folder / PID_FILE).write_text(f"{process.pid}\n")
+    deadline = time.monotonic() + START_SECONDS
+    while not all(_answers(port) for port in ports.values()):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RollbackError(
+                f"the third-party stand-ins did not start (see {folder / LOG_FILE})"
+            )
+        time.sleep(0.05)
+
+
+def stop(folder: Path) -> None:
+    """Stop the stand-ins serving from folder, if any."""
+    pid = _pid(folder)
+    if pid is not None:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    (folder / PID_FILE).unlink(missing_ok=True)
+
+
+def calls(folder: Path) -> list[dict[str, Any]]:
+    """Every call the stand-ins received, oldest first."""
+    path = folder / CALLS_FILE
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    serving = commands.add_parser("serve", help="serve the providers in the foreground")
+    serving.add_argument("--folder", required=True, type=Path)
+    serving.add_argument("--port", action="append", default=[], metavar="SERVICE=PORT")
+    args = parser.parse_args(argv)
+    ports = {}
+    for given in args.port:
+        name, _, port = given.partition("=")
+        if name not in SPOKEN_VERSIONS or not port.isdigit():
+            parser.error(f"--port {given}: expected one of {', '.join(SPOKEN_VERSIONS)}=PORT")
+        ports[name] = int(port)
+    serve(args.folder, ports)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
