@@ -85,8 +85,12 @@ def authorize_run(
     request_nonces: Sequence[str] = (),
     requester_proof: str = "claim",
     trigger: Mapping[str, str | None] | None = None,
+    scope: str | None = None,
 ) -> dict[str, Any]:
     """Decide, lock and record; raise NotAuthorizedError or LockedError with a one-line reason.
+
+    A run with a scope (third-party's service) is approved only by approvals whose target
+    names that scope (SCOPE:TARGET): an approval for one service rolls back no other.
 
     In check mode the decision is reported but nothing is locked, consumed or audited: a plan
     is what an operator shows approvers before they sign.
@@ -108,6 +112,11 @@ def authorize_run(
     }
     try:
         target = target or approved_target(approvals)
+        if scope and target and not target.startswith(f"{scope}:"):
+            raise NotAuthorizedError(
+                f"the approvals name {target}, not a {rollback_type} rollback of {scope}",
+                hint=f"approvals of this run name {scope}:COMMIT",
+            )
         decision = authorize(Request(target=target, **request_fields), list(approvals))
     except RollbackError as exc:
         if not check:
@@ -252,6 +261,9 @@ def authorize_playbook_run(
                     hint=f"pass -e {needed}=... (one of {', '.join(runbook.arguments[0].choices)})",
                 )
             request["target"] = action
+        scope = runbook.scope(extra_vars)
+        if scope and request["target"]:
+            request["target"] = f"{scope}:{request['target']}"
         if not check and not _true(extra_vars.get("rollback_confirmed")):
             raise PreflightError(
                 f"{rollback_type} rollback not confirmed",
@@ -284,6 +296,7 @@ def authorize_playbook_run(
         request_nonces=nonces,
         requester_proof=proof,
         trigger=context["trigger"],
+        scope=scope,
     )
     grant.write(
         pid,

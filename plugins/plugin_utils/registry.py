@@ -88,6 +88,15 @@ class RollbackType:
         given = {arg.input for arg in self.arguments}
         return given | {opt.input for opt in self.options if opt.input}
 
+    def scope(self, inputs: Mapping[str, Any]) -> str | None:
+        """What a run of this type is confined to, which its approvals must name with the
+        target (SCOPE:TARGET): the value of its required valued option (third-party's
+        service). None for a type without one."""
+        for option in self.options:
+            if option.required and option.input:
+                return str(inputs.get(option.input) or "")
+        return None
+
     def action_target(self, inputs: Mapping[str, Any]) -> str | None:
         """What an approval of a type without a target names: the action itself.
 

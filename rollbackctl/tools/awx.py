@@ -166,7 +166,16 @@ def playbook_inputs(playbook: Path, root: Path | None = None) -> list[Input]:
             found[argument.input] = Input(
                 argument.input, REGISTRY, argument.name, argument_spec(argument)
             )
+    # So are its valued options that no role reads (third-party's service).
+    for option in entry.options if entry else ():
+        if option.input and option.metavar and option.input not in found:
+            found[option.input] = Input(option.input, REGISTRY, option.flag, option_spec(option))
     return list(found.values())
+
+
+def option_spec(option: registry.Option) -> dict[str, Any]:
+    """A registry option with a value as an option spec: its help, required as it says."""
+    return {"type": "str", "required": option.required, "description": option.help}
 
 
 def argument_spec(argument: registry.Argument) -> dict[str, Any]:
@@ -195,7 +204,8 @@ def _question_name(description: str) -> str:
 
 def _documented_by(item: Input) -> str:
     if item.role == REGISTRY:
-        return f"meta/rollbacks.yml, argument {item.option}"
+        what = "option" if item.option.startswith("--") else "argument"
+        return f"meta/rollbacks.yml, {what} {item.option}"
     return f"role {item.role}, option {item.option}"
 
 

@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     ports = {}
     for given in args.port:
-        name, _, port = given.partition("=")
+        name, _sep, port = given.partition("=")
         if name not in SPOKEN_VERSIONS or not port.isdigit():
             parser.error(f"--port {given}: expected one of {', '.join(SPOKEN_VERSIONS)}=PORT")
         ports[name] = int(port)

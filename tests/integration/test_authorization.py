@@ -172,10 +172,54 @@ def test_no_approval_is_refused(guarded: Sandbox, via: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "playbook", ["infra.yml", "emergency_stop.yml", "resume.yml", "config.yml"]
+    ("playbook", "extravars"),
+    [
+        ("infra.yml", {}),
+        ("emergency_stop.yml", {}),
+        ("resume.yml", {}),
+        ("config.yml", {}),
+        ("third_party.yml", {"rollback_service": "payment"}),
+    ],
+    ids=["infra", "emergency-stop", "resume", "config", "third-party"],
 )
-def test_every_runbook_without_approval_is_refused(guarded: Sandbox, playbook: str) -> None:
-    assert_refused(guarded, "ansible-playbook", "needs 1 approver with role", playbook=playbook)
+def test_every_runbook_without_approval_is_refused(
+    guarded: Sandbox, playbook: str, extravars: dict[str, Any]
+) -> None:
+    assert_refused(
+        guarded,
+        "ansible-playbook",
+        "needs 1 approver with role",
+        playbook=playbook,
+        extravars=extravars,
+    )
+
+
+@pytest.mark.parametrize(
+    ("given", "reason"),
+    [
+        ({}, "the approvals name email:{commit}, not a third-party rollback of payment"),
+        ({"rollback_to": "{commit}"}, "was signed for target email:{commit}, not payment:{commit}"),
+    ],
+    ids=["target-from-the-approval", "target-given"],
+)
+def test_an_approval_for_one_service_rolls_back_no_other(
+    guarded: Sandbox, given: dict[str, str], reason: str
+) -> None:
+    commit = json.loads((guarded.root / "app/app1/integrations/email/ledger.json").read_text())[
+        "current"
+    ]
+    signed = approval(guarded, "lena", rollback_type="third-party", target=f"email:{commit}")
+    assert_refused(
+        guarded,
+        "ansible-playbook",
+        reason.format(commit=commit),
+        signed,
+        playbook="third_party.yml",
+        extravars={
+            "rollback_service": "payment",
+            **{k: v.format(commit=commit) for k, v in given.items()},
+        },
+    )
 
 
 @VIA

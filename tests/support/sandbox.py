@@ -15,6 +15,7 @@ from typing import Any
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ROLLBACKCTL = REPO_ROOT / ".venv" / "bin" / "rollbackctl"
 APP_HOSTS = ("app1", "app2")
+INTEGRATION_SERVICES = ("payment", "email", "push")
 FINGERPRINT_TABLES = ("users", "products", "orders", "notifications", "schema_migrations")
 CUSTOMER = {"email": "customer@example.com", "password": "customer-pass"}
 
@@ -253,13 +254,19 @@ class Sandbox:
 
     # --- fast reset between tests --------------------------------------------------------
     def managed_config(self) -> dict[str, str]:
-        """The managed configuration files and configuration ledgers, by path under the stack."""
+        """The managed configuration and integration files and their ledgers, by path under the
+        stack."""
         paths = [self.root / "nginx/conf/site.d/site.conf", self.root / "nginx/config-ledger.json"]
         for host in APP_HOSTS:
             paths += [
                 self.root / "app" / host / "shared/settings.env",
                 self.root / "app" / host / "config-ledger.json",
             ]
+            for service in INTEGRATION_SERVICES:
+                paths += [
+                    self.root / "app" / host / f"shared/integrations/{service}.env",
+                    self.root / "app" / host / f"integrations/{service}/ledger.json",
+                ]
         return {str(p.relative_to(self.root)): p.read_text() if p.exists() else "" for p in paths}
 
     def snapshot(self) -> None:

@@ -196,3 +196,11 @@ def test_approvals_of_types_sharing_a_rule_name_their_action(
     name: str, inputs: dict[str, str], action: str | None
 ) -> None:
     assert registry.get(name, REPO_ROOT).action_target(inputs) == action
+
+
+def test_a_third_party_run_is_scoped_to_its_service() -> None:
+    """Its approvals must name the service: the scope is the required --service's value."""
+    third_party = registry.get("third-party")
+    assert third_party.scope({"rollback_service": "payment"}) == "payment"
+    assert third_party.scope({}) == ""
+    assert registry.get("config").scope({"rollback_service": "payment"}) is None
