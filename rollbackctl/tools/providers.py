@@ -137,7 +137,8 @@ def _pid(folder: Path) -> int | None:
     return pid if mine else None
 
 
-def _answers(port: int) -> bool:
+def listening(port: int) -> bool:
+    """Something accepts connections on this loopback port."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
             return True
@@ -158,7 +159,7 @@ def start(folder: Path, ports: dict[str, int]) -> None:
         )
     (folder / PID_FILE).write_text(f"{process.pid}\n")
     deadline = time.monotonic() + START_SECONDS
-    while not all(_answers(port) for port in ports.values()):
+    while not all(listening(port) for port in ports.values()):
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             raise RollbackError(

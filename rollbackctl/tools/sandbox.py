@@ -315,14 +315,6 @@ def down(environment: str = ENVIRONMENT, purge: bool = False) -> dict[str, Any]:
     return status(environment)
 
 
-def _listening(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
 def status(environment: str = ENVIRONMENT) -> dict[str, Any]:
     _check_local(environment)
     settings = _settings(environment)
@@ -344,9 +336,9 @@ def status(environment: str = ENVIRONMENT) -> dict[str, Any]:
             "name": "market",
             "user": "market",
         },
-        "services": {name: _listening(port) for name, port in ports.items()},
+        "services": {name: providers.listening(port) for name, port in ports.items()},
         "providers": {
-            name: _listening(port) for name, port in settings.get("providers", {}).items()
+            name: providers.listening(port) for name, port in settings.get("providers", {}).items()
         },
         "current": current,
     }

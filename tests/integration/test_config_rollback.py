@@ -18,7 +18,6 @@ from tests.support.sandbox import APP_HOSTS, REPO_ROOT, Sandbox
 
 pytestmark = pytest.mark.integration
 
-GIT_AUTHOR = ["-c", "user.name=Config Tester", "-c", "user.email=tester@example.invalid"]
 WAIT_LINE = "Wait for rollbackctl confirm sandbox "
 DRAIN_TASK = "Set this app host in the nginx upstream to drained"
 
@@ -29,16 +28,6 @@ def stack(sandbox_stack: Sandbox) -> Sandbox:
     assert sandbox_stack.cli("app", "sandbox", "--yes").code == 0
     assert sandbox_stack.place_order() == 201
     return sandbox_stack
-
-
-def git(stack: Sandbox, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-C", str(stack.root / "config"), *GIT_AUTHOR, *args],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return done.stdout.strip()
 
 
 def settings(stack: Sandbox, host: str = "app1") -> str:
@@ -54,8 +43,8 @@ def commit_file(stack: Sandbox, name: str, text: str, message: str) -> str:
     (stack.root / "config" / name).write_text(text)
     # A commit even when the repository already holds this text (an earlier test's commit
     # that was rolled back on the hosts but not reverted in the repository).
-    git(stack, "commit", "--quiet", "--allow-empty", "-am", message)
-    return git(stack, "rev-parse", "HEAD")
+    stack.config_git("commit", "--quiet", "--allow-empty", "-am", message)
+    return stack.config_git("rev-parse", "HEAD")
 
 
 def deploy(stack: Sandbox, commit: str, *, verify: bool = False) -> None:
@@ -82,7 +71,7 @@ def ordering_off(stack: Sandbox) -> Iterator[tuple[str, str]]:
     if stack.locks():
         stack.cli("unlock", "sandbox")
     if ledger(stack, "app1")["current"] != good:
-        fixed = git(stack, "show", f"{good}:app/settings.env") + "\n"
+        fixed = stack.config_git("show", f"{good}:app/settings.env") + "\n"
         mended = commit_file(stack, "app/settings.env", fixed, "Ordering on again")
         deploy(stack, mended, verify=True)
     assert stack.place_order() == 201
@@ -300,7 +289,7 @@ def test_a_kill_mid_apply_leaves_each_file_old_or_new_and_a_rerun_converges(
     stack: Sandbox, ordering_off: tuple[str, str]
 ) -> None:
     good, bad = ordering_off
-    versions = {git(stack, "show", f"{c}:app/settings.env") + "\n" for c in (good, bad)}
+    versions = {stack.config_git("show", f"{c}:app/settings.env") + "\n" for c in (good, bad)}
     run = DbSandbox(stack).start_run("config", "sandbox", "--yes", "--confirm-within", "300")
     try:
         # app1 has its new file and has not restarted yet: the worst moment to die.

@@ -6,7 +6,6 @@ an API version they do not speak, decide whether payments and notifications work
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +15,6 @@ from tests.support.sandbox import APP_HOSTS, CUSTOMER, INTEGRATION_SERVICES, San
 
 pytestmark = pytest.mark.integration
 
-GIT_AUTHOR = ["-c", "user.name=Integration Tester", "-c", "user.email=tester@example.invalid"]
 GOOD_PIN = "PAYMENT_API_VERSION=2025-03-31"
 
 
@@ -26,16 +24,6 @@ def stack(sandbox_stack: Sandbox) -> Sandbox:
     assert sandbox_stack.cli("app", "sandbox", "--yes").code == 0
     assert pay(sandbox_stack)[0] == 200
     return sandbox_stack
-
-
-def git(stack: Sandbox, *args: str) -> str:
-    done = subprocess.run(
-        ["git", "-C", str(stack.root / "config"), *GIT_AUTHOR, *args],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return done.stdout.strip()
 
 
 def integration(stack: Sandbox, service: str, host: str = "app1") -> str:
@@ -77,8 +65,10 @@ def deploy_pin(stack: Sandbox, version: str) -> str:
         )
         + "\n"
     )
-    git(stack, "commit", "--quiet", "--allow-empty", "-am", f"Pin the payment API to {version}")
-    commit = git(stack, "rev-parse", "HEAD")
+    stack.config_git(
+        "commit", "--quiet", "--allow-empty", "-am", f"Pin the payment API to {version}"
+    )
+    commit = stack.config_git("rev-parse", "HEAD")
     run = stack.run_playbook(
         "config_deploy.yml",
         "-e",

@@ -16,6 +16,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 ROLLBACKCTL = REPO_ROOT / ".venv" / "bin" / "rollbackctl"
 APP_HOSTS = ("app1", "app2")
 INTEGRATION_SERVICES = ("payment", "email", "push")
+GIT_AUTHOR = ["-c", "user.name=Config Tester", "-c", "user.email=tester@example.invalid"]
 FINGERPRINT_TABLES = ("users", "products", "orders", "notifications", "schema_migrations")
 CUSTOMER = {"email": "customer@example.com", "password": "customer-pass"}
 
@@ -248,6 +249,16 @@ class Sandbox:
         """The server lines of nginx's app upstream, as the rollout writes them."""
         folder = self.root / "nginx" / "conf" / "upstream.d"
         return [line for p in folder.glob("*.conf") for line in p.read_text().splitlines() if line]
+
+    def config_git(self, *args: str) -> str:
+        """git in the stack's configuration repository, as a tester who commits; its output."""
+        done = subprocess.run(
+            ["git", "-C", str(self.root / "config"), *GIT_AUTHOR, *args],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return done.stdout.strip()
 
     def release_file(self, host: str, release: str) -> Path:
         return self.root / "app" / host / "releases" / release / "release.json"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 from pathlib import Path
 
@@ -59,4 +60,51 @@ def test_a_bad_settings_file_is_refused_naming_the_problem(
         settings.check_managed(tmp_path / "settings.env")
     # The app refuses to start on it too: the check and the start read the same schema.
     with pytest.raises(settings.ConfigError, match=problem):
+        settings.load(path)
+
+
+PAYMENT = (
+    "PAYMENT_API_VERSION=2025-03-31\nPAYMENT_ENDPOINT=http://127.0.0.1:9/\n"
+    "PAYMENT_CLIENT_VERSION=4.2.0\n"
+)
+
+
+def write_integration(tmp_path: Path, service: str, text: str) -> Path:
+    folder = tmp_path / "integrations"
+    folder.mkdir(exist_ok=True)
+    (folder / f"{service}.env").write_text(text)
+    return folder / f"{service}.env"
+
+
+def test_an_integration_file_gives_the_app_its_provider(tmp_path: Path) -> None:
+    path = write(tmp_path, APP_ENV, None)
+    write_integration(tmp_path, "payment", PAYMENT)
+    payment = settings.load(path).integrations["payment"]
+    assert (payment.api_version, payment.endpoint, payment.client_version) == (
+        "2025-03-31",
+        "http://127.0.0.1:9/",
+        "4.2.0",
+    )
+    assert "email" not in settings.load(path).integrations
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (PAYMENT.replace("4.2.0", "four"), "PAYMENT_CLIENT_VERSION='four' is not a valid value"),
+        (PAYMENT.replace("http://", "file://"), "PAYMENT_ENDPOINT='file://127.0.0.1:9/'"),
+        (PAYMENT + "EMAIL_API_VERSION=v3\n", "unknown key EMAIL_API_VERSION"),
+        (PAYMENT.replace("PAYMENT_CLIENT_VERSION=4.2.0\n", ""), "needs PAYMENT_CLIENT_VERSION"),
+        (PAYMENT.replace("2025-03-31", "{{ x }}"), "PAYMENT_API_VERSION='{{ x }}'"),
+    ],
+    ids=["client-version", "endpoint-scheme", "other-service", "missing-key", "template"],
+)
+def test_a_bad_integration_file_is_refused_naming_the_problem(
+    tmp_path: Path, text: str, problem: str
+) -> None:
+    path = write(tmp_path, APP_ENV, None)
+    candidate = write_integration(tmp_path, "payment", text)
+    with pytest.raises(settings.ConfigError, match=re.escape(problem)):
+        settings.check_managed(candidate)
+    with pytest.raises(settings.ConfigError, match=re.escape(problem)):
         settings.load(path)
