@@ -41,7 +41,7 @@ options:
   kind:
     description: Why the backup is taken; kept in its metadata.
     type: str
-    choices: [manual, scheduled, safety]
+    choices: [manual, scheduled, safety, restore-point]
     default: manual
   app_release:
     description: Application release current when the backup is taken.
@@ -258,7 +258,7 @@ def main():
             "kind": {
                 "type": "str",
                 "default": "manual",
-                "choices": ["manual", "scheduled", "safety"],
+                "choices": ["manual", "scheduled", "safety", "restore-point"],
             },
             "app_release": {"type": "str", "default": "unknown"},
             "core_tables": {

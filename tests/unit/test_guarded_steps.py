@@ -32,6 +32,7 @@ READ_ONLY = {
     "ansible.builtin.meta",
     "ansible.builtin.stat",
     "ansible.builtin.slurp",
+    "ansible.builtin.find",
     "ansible.builtin.import_role",
     "ansible.builtin.include_role",
     "ansible.builtin.import_tasks",
