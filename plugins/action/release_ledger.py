@@ -27,7 +27,13 @@ class ActionModule(GuardedModuleAction):
         result = self._run_allowed(tmp, task_vars or {})
         if action == "plan" and not result.get("failed"):
             host = (task_vars or {}).get("inventory_hostname")
-            run_grant.bind_plan(os.getppid(), host, result.get("current") or "", result["target"])
+            run_grant.bind_plan(
+                os.getppid(),
+                host,
+                result.get("current") or "",
+                result["target"],
+                ledger=self._task.args.get("path"),
+            )
         return result
 
     def grant_problem(self, grant, task_vars):
@@ -36,11 +42,10 @@ class ActionModule(GuardedModuleAction):
         host = task_vars.get("inventory_hostname")
         if action == "register":
             return f"run {grant.run_id} is a rollback; it never registers a release"
-        origin = grant.origins.get(host)
+        origin = grant.origin(host, self._task.args.get("path"))
         if origin is None:
             return f"run {grant.run_id} has no plan for {host}; the plan step did not run"
-        allowed = {grant.target, origin}
-        if release not in allowed:
+        if release != origin and not grant.allows(release):
             return (
                 f"release {release} is not what run {grant.run_id} was authorized for on {host} "
                 f"(target {grant.target}, or back to {origin})"

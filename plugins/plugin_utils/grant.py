@@ -60,10 +60,24 @@ class Grant:
     # Hosts whose environment identity the preflight read: the only hosts the run may change.
     hosts: list[str]
     # host -> release it ran when the run planned; the only other release a host may go to.
+    # A run that plans several ledgers of a host also keys each by "host|ledger path".
     origins: dict[str, str] = field(default_factory=dict)
+    # A full rollback's target is a restore point; what it names (release, commits, snapshot,
+    # backup) is bound once, from the restore point the db host keeps, by the run itself.
+    components: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def allows(self, value: str) -> bool:
+        """value is the run's target, or a component of the restore point it targets."""
+        return bool(value) and (value == self.target or value in self.components)
+
+    def origin(self, host: str, ledger: str | None = None) -> str | None:
+        """What host ran when the run planned (the ledger's, when the run planned several)."""
+        if ledger is not None and f"{host}|{ledger}" in self.origins:
+            return self.origins[f"{host}|{ledger}"]
+        return self.origins.get(host)
 
 
 def _path(kind: str, pid: int) -> Path:
@@ -181,7 +195,9 @@ def prune() -> int:
     return removed
 
 
-def bind_plan(pid: int, host: str, origin: str, target: str) -> Grant | None:
+def bind_plan(
+    pid: int, host: str, origin: str, target: str, ledger: str | None = None
+) -> Grant | None:
     """Record the release host ran when the run planned, and the plan's target if none was.
 
     The first plan of a run that named no target fixes it: every later switch must go there,
@@ -191,6 +207,25 @@ def bind_plan(pid: int, host: str, origin: str, target: str) -> Grant | None:
         if not data:
             return None
         data.setdefault("origins", {})[host] = origin
+        if ledger is not None:
+            data["origins"][f"{host}|{ledger}"] = origin
         if not data.get("target"):
             data["target"] = target
+        return Grant(**data)
+
+
+FULL_RUNBOOK = "full.yml"
+
+
+def bind_components(pid: int, point: str, components: list[str]) -> Grant | None:
+    """Bind what restore point names to the full rollback it is the target of, once.
+
+    Only a full rollback's grant takes components, only for its own target, and only the
+    first time: a later read of another restore point binds nothing.
+    """
+    with _locked("grants", pid) as (_path, data):
+        if not data or data.get("playbook") != FULL_RUNBOOK or data.get("target") != point:
+            return None
+        if not data.get("components"):
+            data["components"] = sorted({c for c in components if c})
         return Grant(**data)

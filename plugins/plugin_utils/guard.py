@@ -298,6 +298,9 @@ def authorize_playbook_run(
         trigger=context["trigger"],
         scope=scope,
     )
+    # The approvals named SCOPE:TARGET; the run's steps and ledgers know the target alone.
+    if scope and outcome["target"]:
+        outcome = {**outcome, "target": outcome["target"].removeprefix(f"{scope}:")}
     grant.write(
         pid,
         grant.Grant(

@@ -107,9 +107,43 @@ def render_text(result: dict[str, Any]) -> str:
     for label, findings in (result.get("corruption") or {}).items():
         counts = ", ".join(f"{f['name']}: {f['count']}" for f in findings)
         lines.append(f"corruption {label}: {counts}")
+    lines += _full_lines(result.get("full") or {})
     lines += _config_lines(result.get("config") or {}, result.get("third_party") or {})
     lines.append(f"artifacts: {result['artifacts']}")
     return "\n".join(lines) + "\n"
+
+
+# A full rollback's steps, in the order it runs them.
+FULL_STEPS = (
+    "emergency_stop",
+    "database",
+    "application",
+    "configuration",
+    "infrastructure",
+    "validation",
+    "resume",
+)
+
+
+def _full_lines(full: dict[str, Any]) -> list[str]:
+    """Where each component of a full rollback stands: what each step did, and which steps a
+    failed run never reached (their components are where they were)."""
+    if not full:
+        return []
+    lines = [
+        f"restore point {full.get('restore_point')}: release {full.get('release')}, "
+        f"configuration {full.get('config_commit')}, snapshot {full.get('infra_snapshot')}, "
+        f"backup {full.get('backup')}"
+    ]
+    steps = full.get("steps") or {}
+    if full.get("state") == "planned":
+        return [*lines, "nothing changed: every component was checked (--check)"]
+    for step in FULL_STEPS:
+        done = steps.get(step)
+        lines.append(f"  {step:<15} {done if done else 'NOT DONE: unchanged by this run'}")
+    if full.get("state") != "rolled-back" and steps.get("emergency_stop"):
+        lines.append("the maintenance page is up; rerun the full rollback to converge")
+    return lines
 
 
 def _config_lines(config: dict[str, Any], third_party: dict[str, Any]) -> list[str]:

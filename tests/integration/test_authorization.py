@@ -222,6 +222,60 @@ def test_an_approval_for_one_service_rolls_back_no_other(
     )
 
 
+def test_an_approved_third_party_rollback_runs_and_records_the_service(guarded: Sandbox) -> None:
+    """The approval names payment:COMMIT; the run puts payment's pin back, nothing else."""
+    ledger = guarded.root / "app/app1/integrations/payment/ledger.json"
+    good = json.loads(ledger.read_text())["current"]
+    pinned = guarded.root / "config/integrations/payment.env"
+    kept = pinned.read_text()
+    # The stack's owner deploys a bad pin, outside any run: the stack is out of its
+    # environment meanwhile, as when it was set up.
+    identity = guarded.root / "identity"
+    enrolled = identity.read_text()
+    identity.unlink()
+    try:
+        pinned.write_text(kept.replace("2025-03-31", "2026-11-01"))
+        guarded.config_git("commit", "--quiet", "-am", "Pin the payment API to 2026-11-01")
+        deployed = guarded.run_playbook(
+            "config_deploy.yml",
+            "-e",
+            json.dumps(
+                {
+                    "config_deploy_commit": "HEAD",
+                    "config_deploy_verify": False,
+                    "config_deploy_service": "payment",
+                }
+            ),
+            environment=ENV,
+        )
+        assert deployed.returncode == 0, deployed.stdout[-3000:]
+    finally:
+        identity.write_text(enrolled)
+    bad = json.loads(ledger.read_text())["current"]
+    others = (guarded.root / "app/app1/shared/integrations/email.env").read_text()
+
+    code, message = run_via(
+        guarded,
+        "ansible-playbook",
+        approval(guarded, "lena", rollback_type="third-party", target=f"payment:{good}"),
+        playbook="third_party.yml",
+        extravars={"rollback_service": "payment"},
+    )
+
+    assert code == 0, message
+    for host in ("app1", "app2"):
+        live = (guarded.root / f"app/{host}/shared/integrations/payment.env").read_text()
+        assert "PAYMENT_API_VERSION=2025-03-31" in live
+        state = json.loads(
+            (guarded.root / f"app/{host}/integrations/payment/ledger.json").read_text()
+        )
+        assert (state["current"], state["releases"][bad]["state"]) == (good, "bad")
+    assert (guarded.root / "app/app1/shared/integrations/email.env").read_text() == others
+    started = [e for e in guarded.audit_entries() if e.get("outcome") == "started"][-1]
+    assert (started["rollback_type"], started["target"]) == ("third-party", f"payment:{good}")
+    assert guarded.audit_entries()[-1]["outcome"] == "succeeded"
+
+
 @VIA
 def test_run_without_a_signed_request_is_refused(guarded: Sandbox, via: str) -> None:
     # A valid approval does not prove who asks: the name alone is only a claim.

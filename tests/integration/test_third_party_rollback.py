@@ -101,14 +101,16 @@ def bad_pin(stack: Sandbox) -> Iterator[tuple[str, str]]:
     assert pay(stack)[0] == 200
 
 
+@pytest.mark.parametrize("named", [False, True], ids=["ledger-default", "named-commit"])
 def test_a_bad_pin_breaks_payments_and_the_rollback_mends_them(
-    stack: Sandbox, bad_pin: tuple[str, str]
+    stack: Sandbox, bad_pin: tuple[str, str], named: bool
 ) -> None:
     good, bad = bad_pin
     others = {s: integration(stack, s) for s in INTEGRATION_SERVICES if s != "payment"}
     configuration = (stack.root / "app/app1/config-ledger.json").read_text()
+    to = ["--to", good] if named else []
 
-    run = stack.cli("third-party", "sandbox", "--service", "payment", "--yes", "-o", "json")
+    run = stack.cli("third-party", "sandbox", "--service", "payment", "--yes", *to, "-o", "json")
 
     assert run.code == 0, run.stderr[-3000:]
     result = json.loads(run.stdout)
@@ -167,7 +169,10 @@ def test_a_target_the_provider_refuses_is_put_back(
     assert f"payment settings {retired} were put back to {current}" in last
     assert "unknown API version '2023-01-01'" in last
     assert {host: integration(stack, "payment", host) for host in APP_HOSTS} == before
-    assert all(ledger(stack, "payment", host)["current"] == current for host in APP_HOSTS)
+    for host in APP_HOSTS:
+        assert ledger(stack, "payment", host)["current"] == current
+        # The provider refused it: a later default run does not choose it again.
+        assert ledger(stack, "payment", host)["releases"][retired]["state"] == "bad"
     assert not (stack.root / "app/app1/integrations/payment/config-backups/pending.json").exists()
     assert bad != current
 

@@ -1,0 +1,76 @@
+"""A full rollback's grant: what its restore point names is bound once, by the run itself,
+and only for the restore point it was authorized for."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils import grant
+
+
+@pytest.fixture
+def pid() -> Iterator[int]:
+    """A live process of this test's own, standing in for an ansible-playbook run."""
+    process = subprocess.Popen(["sleep", "60"])
+    yield process.pid
+    grant.remove(process.pid)
+    process.kill()
+    process.wait()
+
+
+def write(pid: int, playbook: str, target: str) -> None:
+    grant.write(
+        pid,
+        grant.Grant(
+            environment="sandbox",
+            rollback_type=playbook.removesuffix(".yml"),
+            target=target,
+            run_id="20261130T000000Z-abcdef",
+            playbook=playbook,
+            requester="oscar",
+            check=False,
+            hosts=["app1"],
+        ),
+    )
+
+
+def test_a_full_rollback_binds_what_its_restore_point_names_once(pid: int) -> None:
+    write(pid, "full.yml", "rp-1")
+    grant.bind_components(pid, "rp-1", ["2026.11.1", "abc", "rp-1", "backup-1"])
+    # A second read, of the same or another point, binds nothing new.
+    grant.bind_components(pid, "rp-1", ["2026.11.3"])
+    grant.bind_components(pid, "rp-2", ["2026.11.2"])
+    bound = grant.read(pid)
+    assert bound is not None
+    assert bound.allows("2026.11.1") and bound.allows("backup-1") and bound.allows("rp-1")
+    assert not bound.allows("2026.11.3")
+    assert not bound.allows("2026.11.2")
+    assert not bound.allows("")
+
+
+@pytest.mark.parametrize(
+    ("playbook", "target", "point"),
+    [("app.yml", "rp-1", "rp-1"), ("full.yml", "rp-1", "rp-2")],
+    ids=["another-runbook", "another-point"],
+)
+def test_no_other_run_or_point_binds_components(
+    pid: int, playbook: str, target: str, point: str
+) -> None:
+    write(pid, playbook, target)
+    grant.bind_components(pid, point, ["2026.11.2"])
+    bound = grant.read(pid)
+    assert bound is not None and not bound.allows("2026.11.2")
+
+
+def test_origins_are_kept_per_ledger(pid: int) -> None:
+    write(pid, "full.yml", "rp-1")
+    grant.bind_plan(pid, "app1", "2026.11.2", "2026.11.1", ledger="/srv/app1/ledger.json")
+    grant.bind_plan(pid, "app1", "c0ffee", "abc", ledger="/srv/app1/config-ledger.json")
+    bound = grant.read(pid)
+    assert bound is not None
+    assert bound.origin("app1", "/srv/app1/ledger.json") == "2026.11.2"
+    assert bound.origin("app1", "/srv/app1/config-ledger.json") == "c0ffee"
+    # The full rollback's target stays its restore point.
+    assert bound.target == "rp-1"
