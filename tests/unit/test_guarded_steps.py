@@ -48,6 +48,8 @@ READ_ONLY = {
     "rollbackctl.runbooks.db_diff",
     # Waits for a person and writes the audit log on the controller, never a host.
     "rollbackctl.runbooks.config_confirmation",
+    # Reads a restore point; what it binds is the run's grant, on the controller.
+    "rollbackctl.runbooks.restore_point",
 }
 # Steps that run on the controller only (a play on localhost, which is never a guarded host)
 # and change nothing but a scratch folder of their own run.

@@ -45,11 +45,11 @@ def test_an_unregistered_runbook_is_found(tmp_path: Path) -> None:
     """The check above can fail: a new playbook with the preflight and no entry is caught."""
     shutil.copytree(REPO_ROOT / "playbooks", tmp_path / "playbooks")
     shutil.copytree(REPO_ROOT / "meta", tmp_path / "meta")
-    (tmp_path / "playbooks" / "full.yml").write_text(
+    (tmp_path / "playbooks" / "drain.yml").write_text(
         "---\n- name: Shared preflight\n  ansible.builtin.import_playbook: preflight.yml\n"
     )
     runbooks = {p.name for p in awx.preflight_playbooks(tmp_path)}
-    assert runbooks - set(registry.by_playbook(tmp_path)) == {"full.yml"}
+    assert runbooks - set(registry.by_playbook(tmp_path)) == {"drain.yml"}
 
 
 def test_every_registered_type_is_a_cli_command_with_its_options() -> None:
@@ -139,8 +139,8 @@ def test_the_readme_says_who_authorizes_each_type_in_production_and_which_drill_
         (lambda d: d["rollbacks"].update({"Bad Name": {}}), "lower-case"),
         (lambda d: d["rollbacks"]["app"].pop("confirm"), "app.confirm"),
         (
-            lambda d: d["rollbacks"]["app"].update(playbook="full.yml"),
-            "app.playbook: playbooks/full.yml does not exist",
+            lambda d: d["rollbacks"]["app"].update(playbook="drain.yml"),
+            "app.playbook: playbooks/drain.yml does not exist",
         ),
     ],
 )
@@ -155,9 +155,9 @@ def test_a_malformed_registry_is_refused_naming_the_entry(
 
 def test_an_unknown_type_names_the_registered_ones() -> None:
     with pytest.raises(UsageError) as caught:
-        registry.get("full", REPO_ROOT)
-    assert "unknown rollback type 'full'" in caught.value.one_line()
-    listed = "app, config, data-corruption, db, emergency-stop, infra, read-only, resume"
+        registry.get("drain", REPO_ROOT)
+    assert "unknown rollback type 'drain'" in caught.value.one_line()
+    listed = "app, config, data-corruption, db, emergency-stop, full, infra, read-only, resume"
     assert listed in caught.value.one_line()
 
 
