@@ -71,7 +71,10 @@ def drifted(stack: Sandbox, point: dict[str, Any]) -> Iterator[DbSandbox]:
     backup, and (until a full rollback put it back) the bad release current."""
     db = DbSandbox(stack)
     commit_and_deploy(stack, lambda t: t.replace("LOG_LEVEL=info", "LOG_LEVEL=debug"), "Debug")
-    db.execute("INSERT INTO products (name, price_cents, stock) VALUES ('after the point', 1, 1)")
+    db.execute(
+        "INSERT INTO products (sku, name, price_cents, stock)"
+        " VALUES ('after-' || md5(random()::text), 'after the point', 1, 1)"
+    )
     assert "LOG_LEVEL=debug" in settings(stack)
     yield db
     if stack.locks():
@@ -170,7 +173,7 @@ def test_a_failed_step_leaves_the_page_up_and_says_where_each_component_is(
         assert failed.code != 0
         assert "unknown API version '2026-11-01'" in failed.stderr.strip().splitlines()[-1]
         assert stack.maintenance_flag.exists()
-        status, _, _ = stack.fetch("/api/orders", method="POST")
+        status, _headers, _body = stack.fetch("/api/orders", method="POST")
         assert status == 503
         report = failed.stdout
         for step in ("emergency_stop", "database", "application", "configuration"):
