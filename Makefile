@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup demo test checks images lint unit integration drills ee bench bench-db bench-stop bench-config clean sandbox-down
+.PHONY: setup demo test checks images lint unit integration drills ee bench bench-db bench-stop bench-config bench-full clean sandbox-down
 
 setup:
 	@scripts/setup.sh
@@ -66,6 +66,10 @@ bench-stop: setup
 ## bench-config: configuration rollback vs git checkout HEAD~1 and restarts by hand (~4 min)
 bench-config: setup
 	$(BIN)/python benchmarks/config_rollback.py
+
+## bench-full: full rollback to a restore point vs the same recovery by hand (~5 min)
+bench-full: setup
+	$(BIN)/python benchmarks/full_rollback.py
 
 ## bench-db: database rollback vs the runbook's dump/restore on a generated database (~10 min)
 DB_BENCH_MB ?= 1024

@@ -11,21 +11,13 @@ from typing import Any
 
 import pytest
 
+from rollbackctl.run.report import FULL_STEPS
 from tests.support.dbsandbox import DbSandbox
 from tests.support.sandbox import APP_HOSTS, Sandbox
 
 pytestmark = pytest.mark.integration
 
 GOOD, BAD = "2026.11.1", "2026.11.2"
-STEPS = (
-    "emergency_stop",
-    "database",
-    "application",
-    "configuration",
-    "infrastructure",
-    "validation",
-    "resume",
-)
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +90,7 @@ def test_a_full_rollback_puts_every_component_back(
     assert run.code == 0, run.stderr[-3000:]
     result = json.loads(run.stdout)
     assert result["full"]["state"] == "rolled-back"
-    assert list(result["full"]["steps"]) == list(STEPS)
+    assert list(result["full"]["steps"]) == list(FULL_STEPS)
     assert (result["from"], result["to"]) == (BAD, point["id"])
     assert stack.served_release() == GOOD
     assert stack.place_order() == 201
