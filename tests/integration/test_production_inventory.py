@@ -22,7 +22,16 @@ RUNBOOKS = sorted(registry.by_playbook().values(), key=lambda entry: entry.name)
 def command(entry: registry.RollbackType) -> list[str]:
     """The CLI line an operator types for entry on production, prompt answered."""
     arguments = [argument.choices[0] for argument in entry.arguments]
-    return [entry.name, "production", *arguments, *(["--yes"] if entry.confirm else [])]
+    required = [
+        given for option in entry.options if option.required for given in (option.flag, "payment")
+    ]
+    return [
+        entry.name,
+        "production",
+        *arguments,
+        *required,
+        *(["--yes"] if entry.confirm else []),
+    ]
 
 
 @pytest.mark.parametrize("entry", RUNBOOKS, ids=[entry.name for entry in RUNBOOKS])
