@@ -32,7 +32,7 @@ class ActionModule(GuardedModuleAction):
         if not grant.target:
             run_grant.bind_plan(os.getppid(), task_vars.get("inventory_hostname"), "", backup)
             return None
-        if not grant.allows(backup):
+        if not grant.allows(backup, "backup"):
             return (
                 f"backup {backup} is not the one run {grant.run_id} was authorized to restore "
                 f"({grant.target})"

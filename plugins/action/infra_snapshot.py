@@ -35,7 +35,7 @@ class ActionModule(GuardedModuleAction):
         if not grant.target:
             run_grant.bind_plan(os.getppid(), task_vars.get("inventory_hostname"), "", snapshot)
             return None
-        if not grant.allows(snapshot):
+        if not grant.allows(snapshot, "snapshot"):
             return (
                 f"snapshot {snapshot} is not the one run {grant.run_id} was authorized to "
                 f"restore ({grant.target})"

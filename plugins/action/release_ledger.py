@@ -45,7 +45,8 @@ class ActionModule(GuardedModuleAction):
         origin = grant.origin(host, self._task.args.get("path"))
         if origin is None:
             return f"run {grant.run_id} has no plan for {host}; the plan step did not run"
-        if release != origin and not grant.allows(release):
+        kind = self._task.args.get("kind") or "release"
+        if release != origin and not grant.allows(release, kind):
             return (
                 f"release {release} is not what run {grant.run_id} was authorized for on {host} "
                 f"(target {grant.target}, or back to {origin})"

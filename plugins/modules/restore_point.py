@@ -60,7 +60,7 @@ def main():
     )
     root, point_id = module.params["root"], module.params["id"]
     hint = "see rollbackctl restore-points ENV"
-    if not ID_RE.match(point_id):
+    if not ID_RE.fullmatch(point_id):
         module.fail_json(msg=f"{point_id!r} is not a restore point id (rp-...); {hint}")
     path = os.path.join(root, point_id + ".json")
     if not os.path.isfile(path):

@@ -62,16 +62,17 @@ class Grant:
     # host -> release it ran when the run planned; the only other release a host may go to.
     # A run that plans several ledgers of a host also keys each by "host|ledger path".
     origins: dict[str, str] = field(default_factory=dict)
-    # A full rollback's target is a restore point; what it names (release, commits, snapshot,
-    # backup) is bound once, from the restore point the db host keeps, by the run itself.
-    components: list[str] = field(default_factory=list)
+    # A full rollback's target is a restore point; what it names, by kind (release,
+    # configuration, snapshot, backup), is bound once, from the restore point the db host
+    # keeps, by the run itself.
+    components: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def allows(self, value: str) -> bool:
-        """value is the run's target, or a component of the restore point it targets."""
-        return bool(value) and (value == self.target or value in self.components)
+    def allows(self, value: str, kind: str) -> bool:
+        """value is the run's target, or the restore point's component of this kind."""
+        return bool(value) and (value == self.target or self.components.get(kind) == value)
 
     def origin(self, host: str, ledger: str | None = None) -> str | None:
         """What host ran when the run planned (the ledger's, when the run planned several)."""
@@ -217,15 +218,21 @@ def bind_plan(
 FULL_RUNBOOK = "full.yml"
 
 
-def bind_components(pid: int, point: str, components: list[str]) -> Grant | None:
-    """Bind what restore point names to the full rollback it is the target of, once.
+COMPONENT_KINDS = frozenset({"release", "configuration", "snapshot", "backup"})
+
+
+def bind_components(pid: int, point: str, components: dict[str, str]) -> Grant | None:
+    """Bind what restore point names, by kind, to the full rollback it is the target of, once.
 
     Only a full rollback's grant takes components, only for its own target, and only the
-    first time: a later read of another restore point binds nothing.
+    first time: a later read of another restore point binds nothing. None when nothing is
+    bound for point (another run, another restore point).
     """
     with _locked("grants", pid) as (_path, data):
         if not data or data.get("playbook") != FULL_RUNBOOK or data.get("target") != point:
             return None
         if not data.get("components"):
-            data["components"] = sorted({c for c in components if c})
+            data["components"] = {
+                kind: value for kind, value in components.items() if kind in COMPONENT_KINDS
+            }
         return Grant(**data)

@@ -262,6 +262,12 @@ def authorize_playbook_run(
                 )
             request["target"] = action
         scope = runbook.scope(extra_vars)
+        if scope == "":
+            needed = next(o for o in runbook.options if o.required)
+            raise UsageError(
+                f"a {runbook.name} run needs {needed.input}",
+                hint=f"pass {needed.flag} (ansible-playbook/AWX: -e {needed.input}=...)",
+            )
         if scope and request["target"]:
             request["target"] = f"{scope}:{request['target']}"
         if not check and not _true(extra_vars.get("rollback_confirmed")):

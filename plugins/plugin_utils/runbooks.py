@@ -318,7 +318,7 @@ def check_id(value: object, what: str) -> str:
     """A release, backup or run id as plain text; UsageError names the problem."""
     if not isinstance(value, str) or not value:
         raise UsageError(f"{what} is empty", hint=f"name the {what} (see --help)")
-    if not ID_RE.match(value):
+    if not ID_RE.fullmatch(value):
         raise UsageError(
             f"{what} {value!r} is not a valid id",
             hint="use letters, digits and . _ : + - (up to 128 characters)",
@@ -336,7 +336,7 @@ def _value_problem(kind: str, value: object) -> str | None:
     if kind == "id":
         if value == "":
             return None
-        return None if isinstance(value, str) and ID_RE.match(value) else "not a valid id"
+        return None if isinstance(value, str) and ID_RE.fullmatch(value) else "not a valid id"
     if kind == "reason":
         if isinstance(value, str) and (value == "" or value in MANUAL_REASONS):
             return None
@@ -351,14 +351,14 @@ def _value_problem(kind: str, value: object) -> str | None:
         in_range = number is not None and low <= number <= high
         return None if in_range else f"not {low} to {high} seconds"
     if kind == "name":
-        return None if isinstance(value, str) and NAME_RE.match(value) else "not a valid name"
+        return None if isinstance(value, str) and NAME_RE.fullmatch(value) else "not a valid name"
     if kind == "path":
         if value == "":
             return None
-        return None if isinstance(value, str) and PATH_RE.match(value) else "not a plain path"
+        return None if isinstance(value, str) and PATH_RE.fullmatch(value) else "not a plain path"
     if kind == "paths":
         if not isinstance(value, list):
             return "must be a list of paths"
-        bad = [p for p in value if not (isinstance(p, str) and PATH_RE.match(p))]
+        bad = [p for p in value if not (isinstance(p, str) and PATH_RE.fullmatch(p))]
         return f"not a plain path: {bad[0]!r}" if bad else None
     return "unknown input kind"

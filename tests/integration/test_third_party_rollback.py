@@ -206,5 +206,5 @@ def test_a_run_without_a_service_is_refused(stack: Sandbox) -> None:
     before = stack.host_state()
     run = stack.run_playbook("third_party.yml", "-e", json.dumps({"rollback_confirmed": True}))
     assert run.returncode != 0
-    assert "a third-party rollback needs the service to roll back" in run.stdout
+    assert "a third-party run needs rollback_service" in run.stdout
     assert stack.host_state() == before

@@ -36,18 +36,26 @@ def write(pid: int, playbook: str, target: str) -> None:
     )
 
 
+POINT = {"release": "2026.11.1", "configuration": "abc", "snapshot": "rp-1", "backup": "b-1"}
+
+
 def test_a_full_rollback_binds_what_its_restore_point_names_once(pid: int) -> None:
     write(pid, "full.yml", "rp-1")
-    grant.bind_components(pid, "rp-1", ["2026.11.1", "abc", "rp-1", "backup-1"])
+    assert grant.bind_components(pid, "rp-1", {**POINT, "integration": "def"}) is not None
     # A second read, of the same or another point, binds nothing new.
-    grant.bind_components(pid, "rp-1", ["2026.11.3"])
-    grant.bind_components(pid, "rp-2", ["2026.11.2"])
+    grant.bind_components(pid, "rp-1", {"release": "2026.11.3"})
+    assert grant.bind_components(pid, "rp-2", {"release": "2026.11.2"}) is None
     bound = grant.read(pid)
     assert bound is not None
-    assert bound.allows("2026.11.1") and bound.allows("backup-1") and bound.allows("rp-1")
-    assert not bound.allows("2026.11.3")
-    assert not bound.allows("2026.11.2")
-    assert not bound.allows("")
+    assert bound.components == POINT
+    assert bound.allows("2026.11.1", "release") and bound.allows("b-1", "backup")
+    assert bound.allows("rp-1", "snapshot")
+    # Each component only for its own kind of step.
+    assert not bound.allows("2026.11.1", "backup")
+    assert not bound.allows("abc", "release")
+    assert not bound.allows("def", "configuration")
+    assert not bound.allows("2026.11.3", "release")
+    assert not bound.allows("", "release")
 
 
 @pytest.mark.parametrize(
@@ -59,9 +67,9 @@ def test_no_other_run_or_point_binds_components(
     pid: int, playbook: str, target: str, point: str
 ) -> None:
     write(pid, playbook, target)
-    grant.bind_components(pid, point, ["2026.11.2"])
+    assert grant.bind_components(pid, point, {"release": "2026.11.2"}) is None
     bound = grant.read(pid)
-    assert bound is not None and not bound.allows("2026.11.2")
+    assert bound is not None and not bound.allows("2026.11.2", "release")
 
 
 def test_origins_are_kept_per_ledger(pid: int) -> None:

@@ -94,3 +94,15 @@ def test_a_valid_reason_and_note_are_recorded_as_given() -> None:
     assert input_problems(values) == []
     assert run_trigger(values) == {"reason": "feature-broken", "note": "checkout 500s since 02:10"}
     assert run_trigger({}) == {"reason": None, "note": None}
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("rollback_to", "2026.11.1\n"),
+        ("rollback_service", "payment\n"),
+        ("rollback_request", "/a\n"),
+    ],
+)
+def test_a_trailing_newline_is_no_plain_value(name: str, value: str) -> None:
+    assert input_problems({name: value}) != []
