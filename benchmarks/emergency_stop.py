@@ -14,14 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 
-from stack import CLI, private_sandbox, sh, timed
+from stack import CLI, medians, private_sandbox, sh, status_of, timed
 
 SQL_READ_ONLY = (
     "ALTER DATABASE market SET default_transaction_read_only = on; "
@@ -46,16 +43,6 @@ done
 """
 
 
-def status_of(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except OSError:
-        return 0
-
-
 def stop_timed(cmd: list[str], env: dict[str, str], url: str) -> tuple[float, float]:
     """(whole command, until users first got the maintenance page) in seconds."""
     started = time.perf_counter()
@@ -78,10 +65,6 @@ def stop_timed(cmd: list[str], env: dict[str, str], url: str) -> tuple[float, fl
         watcher.join(timeout=5)
         done.set()
     return whole, first_503[0] if first_503 else whole
-
-
-def medians(samples: dict[str, list[float]]) -> dict[str, float]:
-    return {name: round(statistics.median(values), 3) for name, values in samples.items()}
 
 
 def main() -> int:

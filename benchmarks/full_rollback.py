@@ -18,14 +18,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 
-from stack import CLI, private_sandbox, sh
+from stack import CLI, medians, private_sandbox, sh, status_of
 
 PSQL = "psql -qAt -h 127.0.0.1 -p $DB_PORT -U postgres -d postgres"
 RAW_FULL = rf"""
@@ -49,16 +46,6 @@ until [ "$(curl -s -o /dev/null -w '%{{http_code}}' "$URL/api/admin/summary")" =
   sleep 0.05
 done
 """
-
-
-def status_of(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except OSError:
-        return 0
 
 
 def run_watched(cmd: list[str], env: dict[str, str], url: str) -> tuple[float, float]:
@@ -129,7 +116,7 @@ def main() -> int:
                 f"run {run + 1}: " + "  ".join(f"{k} {v[-1]:.2f}" for k, v in samples.items()),
                 file=sys.stderr,
             )
-        median = {k: round(statistics.median(v), 3) for k, v in samples.items()}
+        median = medians(samples)
         print(
             json.dumps(
                 {

@@ -9,9 +9,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,6 +40,21 @@ def timed(cmd: list[str], env: dict[str, str], **kw: Any) -> float:
     started = time.perf_counter()
     sh(cmd, env, **kw)
     return time.perf_counter() - started
+
+
+def status_of(url: str) -> int:
+    """The HTTP status a user gets at url; 0 when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
+
+
+def medians(samples: dict[str, list[float]]) -> dict[str, float]:
+    return {name: round(statistics.median(values), 3) for name, values in samples.items()}
 
 
 @dataclass(frozen=True)
