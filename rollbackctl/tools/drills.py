@@ -51,8 +51,10 @@ class Scenario:
 SCHEDULE: tuple[DrillKind, ...] = (
     DrillKind("app", 1, "application rollback, monthly"),
     DrillKind("database", 3, "database rollback, quarterly"),
-    DrillKind("full", 6, "full system (every scenario in one run), twice a year"),
-    DrillKind("disaster_recovery", 12, "disaster recovery, yearly"),
+    DrillKind("full", 6, "full system rollback (or every scenario in one run), twice a year"),
+    DrillKind(
+        "disaster_recovery", 12, "disaster recovery: every component from a restore point, yearly"
+    ),
 )
 
 SCENARIOS: dict[str, Scenario] = {
@@ -78,9 +80,15 @@ SCENARIOS: dict[str, Scenario] = {
             ("database",),
             "corruption, read-only mode, restore of the last verified backup",
         ),
+        Scenario(
+            "emergency_rollback",
+            ("full", "disaster_recovery"),
+            "critical failure of every component: emergency stop, full rollback to the restore"
+            " point, validation, resume",
+        ),
     )
 }
-# A run of every scenario that passes as a whole is the full-system drill.
+# A run of every scenario that passes as a whole counts as the full-system drill too.
 FULL_KIND = "full"
 ALL = "all"
 
@@ -193,7 +201,7 @@ def schedule_status(
         due_at = add_months(last_pass, kind.every_months) if last_pass else None
         covered_by = [s.name for s in SCENARIOS.values() if kind.name in s.kinds]
         if kind.name == FULL_KIND:
-            covered_by = [ALL]
+            covered_by = [*covered_by, ALL]
         if last_pass is None:
             state = "never passed"
         elif due_at is not None and now >= due_at:

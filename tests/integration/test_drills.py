@@ -81,10 +81,10 @@ def test_outcomes_are_in_the_drill_history(run_all: dict[str, Any], state: Path)
     assert [e["scenario"] for e in recorded] == [*drills.SCENARIOS, drills.ALL]
 
 
-def test_schedule_has_only_disaster_recovery_due_after_passing_drills(
+def test_schedule_has_nothing_due_after_passing_drills(
     run_all: dict[str, Any], state: Path
 ) -> None:
     assert run_all["code"] == 0, run_all["stderr"][-3000:]
     result = rollbackctl(state, "drill", "status", "--output", "json")
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["due"] == ["disaster_recovery"]
+    assert json.loads(result.stdout)["due"] == []

@@ -79,16 +79,25 @@ def test_app_drill_does_not_satisfy_the_database_drill() -> None:
     assert drill(document, "database")["state"] == "never passed"
 
 
-def test_full_drill_needs_a_run_of_every_scenario() -> None:
+def test_full_drill_needs_the_emergency_scenario_or_a_run_of_every_scenario() -> None:
     one = drills.schedule_status([entry("planned_rollback", "2026-11-27T00:00:00+00:00")], now=NOW)
+    emergency = drills.schedule_status(
+        [entry("emergency_rollback", "2026-11-27T00:00:00+00:00")], now=NOW
+    )
     every = drills.schedule_status([entry(drills.ALL, "2026-11-27T00:00:00+00:00")], now=NOW)
     assert drill(one, "full")["due"] is True
+    assert drill(emergency, "full")["due_at"] == "2027-05-27T00:00:00+00:00"
     assert drill(every, "full")["due_at"] == "2027-05-27T00:00:00+00:00"
+    assert drill(every, "full")["scenarios"] == ["emergency_rollback", drills.ALL]
 
 
-def test_disaster_recovery_is_yearly_and_has_no_scenario() -> None:
-    dr = drill(drills.schedule_status([], now=NOW), "disaster_recovery")
-    assert (dr["every_months"], dr["scenarios"]) == (12, [])
+def test_disaster_recovery_is_yearly_and_covered_by_the_emergency_scenario() -> None:
+    empty = drill(drills.schedule_status([], now=NOW), "disaster_recovery")
+    assert (empty["every_months"], empty["scenarios"]) == (12, ["emergency_rollback"])
+    passed = drills.schedule_status(
+        [entry("emergency_rollback", "2026-11-27T00:00:00+00:00")], now=NOW
+    )
+    assert drill(passed, "disaster_recovery")["due_at"] == "2027-11-27T00:00:00+00:00"
 
 
 @pytest.mark.parametrize(
