@@ -81,6 +81,12 @@ SCENARIOS: dict[str, Scenario] = {
             "corruption, read-only mode, restore of the last verified backup",
         ),
         Scenario(
+            "config_rollback",
+            (),
+            "configuration put back unconfirmed, then kept when confirmed; payment pin rolled"
+            " back against the provider",
+        ),
+        Scenario(
             "emergency_rollback",
             ("full", "disaster_recovery"),
             "critical failure of every component: emergency stop, full rollback to the restore"

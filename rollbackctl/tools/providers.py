@@ -6,6 +6,8 @@ really breaks payments, and rolling the pin back really mends them. Every call i
 to calls.jsonl in the providers' folder, so a test can see what reached a provider.
 
 `sandbox up` starts them in the background (`start`), `sandbox down` stops them (`stop`).
+The drills start them on the address where their containers reach this machine
+(`python -m rollbackctl.tools.providers start --host ADDRESS`).
 """
 
 from __future__ import annotations
@@ -43,14 +45,17 @@ PID_FILE = "providers.pid"
 CALLS_FILE = "calls.jsonl"
 LOG_FILE = "providers.log"
 START_SECONDS = 10.0
+LOOPBACK = "127.0.0.1"
 
 
 class ProviderServer(ThreadingHTTPServer):
     allow_reuse_address = True
     daemon_threads = True
 
-    def __init__(self, port: int, service: str, calls: Path, lock: threading.Lock) -> None:
-        super().__init__(("127.0.0.1", port), ProviderHandler)
+    def __init__(
+        self, port: int, service: str, calls: Path, lock: threading.Lock, host: str = LOOPBACK
+    ) -> None:
+        super().__init__((host, port), ProviderHandler)
         self.service = service
         self.calls = calls
         self.lock = lock
@@ -104,12 +109,12 @@ class ProviderHandler(BaseHTTPRequestHandler):
         pass
 
 
-def serve(folder: Path, ports: dict[str, int]) -> None:
-    """Serve every provider until SIGTERM or SIGINT."""
+def serve(folder: Path, ports: dict[str, int], host: str = LOOPBACK) -> None:
+    """Serve every provider on host until SIGTERM or SIGINT."""
     folder.mkdir(parents=True, exist_ok=True)
     lock = threading.Lock()
     servers = [
-        ProviderServer(port, name, folder / CALLS_FILE, lock) for name, port in ports.items()
+        ProviderServer(port, name, folder / CALLS_FILE, lock, host) for name, port in ports.items()
     ]
     threads = [
         threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.2}) for s in servers
@@ -137,21 +142,29 @@ def _pid(folder: Path) -> int | None:
     return pid if mine else None
 
 
-def listening(port: int) -> bool:
-    """Something accepts connections on this loopback port."""
+def listening(port: int, host: str = LOOPBACK) -> bool:
+    """Something accepts connections on this port of host."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+        with socket.create_connection((host, port), timeout=0.5):
             return True
     except OSError:
         return False
 
 
-def start(folder: Path, ports: dict[str, int]) -> None:
-    """Start the stand-ins in the background unless they already serve from folder."""
+def free_port(host: str = LOOPBACK) -> int:
+    """A port of host that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def start(folder: Path, ports: dict[str, int], host: str = LOOPBACK) -> None:
+    """Start the stand-ins on host in the background unless they already serve from folder."""
     if _pid(folder) is not None:
         return
     folder.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, "-m", "rollbackctl.tools.providers", "serve", "--folder", str(folder)]
+    argv += [f"--host={host}"]
     argv += [f"--port={name}={port}" for name, port in sorted(ports.items())]
     with (folder / LOG_FILE).open("ab") as log:
         process = subprocess.Popen(
@@ -159,7 +172,7 @@ def start(folder: Path, ports: dict[str, int]) -> None:
         )
     (folder / PID_FILE).write_text(f"{process.pid}\n")
     deadline = time.monotonic() + START_SECONDS
-    while not all(listening(port) for port in ports.values()):
+    while not all(listening(port, host) for port in ports.values()):
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             raise RollbackError(
@@ -190,17 +203,41 @@ def calls(folder: Path) -> list[dict[str, Any]]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    serving = commands.add_parser("serve", help="serve the providers in the foreground")
-    serving.add_argument("--folder", required=True, type=Path)
-    serving.add_argument("--port", action="append", default=[], metavar="SERVICE=PORT")
+    for command, summary in (
+        ("serve", "serve the providers in the foreground"),
+        ("start", "serve the providers in the background, once they listen"),
+        ("stop", "stop the providers serving from --folder"),
+    ):
+        parsed = commands.add_parser(command, help=summary)
+        parsed.add_argument("--folder", required=True, type=Path)
+        if command != "stop":
+            parsed.add_argument("--host", default=LOOPBACK, help=f"address (default {LOOPBACK})")
+            parsed.add_argument(
+                "--port",
+                action="append",
+                default=[],
+                metavar="SERVICE=PORT",
+                help="where a provider listens; 0 picks a free port (start prints the ports)",
+            )
     args = parser.parse_args(argv)
+    if args.command == "stop":
+        stop(args.folder)
+        return 0
     ports = {}
     for given in args.port:
         name, _sep, port = given.partition("=")
         if name not in SPOKEN_VERSIONS or not port.isdigit():
             parser.error(f"--port {given}: expected one of {', '.join(SPOKEN_VERSIONS)}=PORT")
         ports[name] = int(port)
-    serve(args.folder, ports)
+    if args.command == "start":
+        ports = {name: port or free_port(args.host) for name, port in ports.items()}
+        try:
+            start(args.folder, ports, args.host)
+        except RollbackError as error:
+            parser.exit(1, f"providers: {error}\n")
+        print(json.dumps({"host": args.host, "ports": ports}))
+        return 0
+    serve(args.folder, ports, args.host)
     return 0
 
 

@@ -4,6 +4,7 @@ provider speaks is answered, any other is refused with the versions it speaks.""
 from __future__ import annotations
 
 import importlib.util
+import json
 import socket
 import sys
 import threading
@@ -95,3 +96,26 @@ def test_a_provider_that_does_not_answer_is_reported() -> None:
     checked = client.status(gone)
     assert checked["ok"] is False
     assert checked["detail"].startswith("push provider did not answer")
+
+
+def test_started_in_the_background_they_serve_on_the_address_asked_until_stopped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The drills start them where their containers reach this machine, not on loopback."""
+    folder = tmp_path / "providers"
+    started = providers.main(
+        ["start", "--folder", str(folder), "--host", "127.0.0.2", "--port=payment=0"]
+    )
+    assert started == 0
+    port = json.loads(capsys.readouterr().out)["ports"]["payment"]
+    try:
+        assert providers.listening(port, "127.0.0.2")
+        assert not providers.listening(port)
+        answered = client.status(
+            settings.Integration("payment", "2025-03-31", f"http://127.0.0.2:{port}", "1.0.0")
+        )
+        assert answered["ok"] is True
+    finally:
+        assert providers.main(["stop", "--folder", str(folder)]) == 0
+    assert not providers.listening(port, "127.0.0.2")
+    assert not (folder / providers.PID_FILE).exists()
