@@ -8,14 +8,15 @@ it confirmed; exits 1 when no run waited within the timeout.
 
 from __future__ import annotations
 
+import importlib
 import sys
 import time
 from datetime import UTC, datetime
 
-# Importing rollbackctl puts the checkout's collection on the import path, as for the CLI.
-import rollbackctl  # noqa: F401  # isort: skip
-from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils import confirmation
-from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.audit import AuditLog
+# rollbackctl puts the checkout's collection on the import path when imported, as for the CLI.
+importlib.import_module("rollbackctl")
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils import confirmation  # noqa: E402
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.audit import AuditLog  # noqa: E402
 
 
 def waiting_runs(log: AuditLog, environment: str) -> set[str]:
