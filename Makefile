@@ -13,9 +13,9 @@ setup:
 demo: setup
 	@scripts/demo.sh
 
-## test: everything CI runs. The drills run beside lint and unit (each keeps about one of the
-## machine's two CPUs busy), then the integration tests run alone: run beside the drills, both
-## took half as long again (60 min in all against about 48 one after the other).
+## test: everything CI runs. The drills (two at a time) run beside lint and unit, then the
+## integration tests run alone: run beside the drills, both took half as long again (60 min in
+## all against about 48 one after the other).
 test: setup
 	$(MAKE) --no-print-directory --output-sync=line -j2 checks drills
 	$(MAKE) --no-print-directory integration

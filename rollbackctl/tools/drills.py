@@ -243,7 +243,8 @@ def status() -> dict[str, Any]:
 
 
 def record_manual(kind: str, *, passed: bool, note: str, by: str) -> dict[str, Any]:
-    """Record a drill run by hand (a disaster-recovery exercise has no scenario to automate it)."""
+    """Record a drill run by hand (an exercise no scenario automates, such as a restore onto
+    rebuilt hosts at another site)."""
     known = [k.name for k in SCHEDULE]
     if kind not in known:
         raise UsageError(f"unknown drill kind '{kind}'", hint=f"known: {', '.join(known)}")
@@ -273,7 +274,8 @@ def _drill_lock() -> Iterator[None]:
         except BlockingIOError:
             raise LockedError(
                 "another drill is running from this state folder",
-                hint="wait for it to finish",
+                hint="wait for it to finish; runs from other state folders share the engine and "
+                "a scenario's container names",
             ) from None
         yield
 

@@ -189,6 +189,9 @@ def stop(folder: Path) -> None:
         deadline = time.monotonic() + 5
         while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
             time.sleep(0.05)
+        # Never leave a stand-in that no pid file names any more.
+        if Path(f"/proc/{pid}").exists():
+            os.kill(pid, signal.SIGKILL)
     (folder / PID_FILE).unlink(missing_ok=True)
 
 
@@ -230,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--port {given}: expected one of {', '.join(SPOKEN_VERSIONS)}=PORT")
         ports[name] = int(port)
     if args.command == "start":
+        if _pid(args.folder) is not None:
+            parser.exit(1, f"providers: already serving from {args.folder}; stop them first\n")
         ports = {name: port or free_port(args.host) for name, port in ports.items()}
         try:
             start(args.folder, ports, args.host)

@@ -111,6 +111,11 @@ def test_started_in_the_background_they_serve_on_the_address_asked_until_stopped
     try:
         assert providers.listening(port, "127.0.0.2")
         assert not providers.listening(port)
+        # A second start would print ports nothing serves: it is refused.
+        with pytest.raises(SystemExit) as again:
+            providers.main(["start", "--folder", str(folder), "--port=payment=0"])
+        assert again.value.code == 1
+        assert "already serving" in capsys.readouterr().err
         answered = client.status(
             settings.Integration("payment", "2025-03-31", f"http://127.0.0.2:{port}", "1.0.0")
         )
