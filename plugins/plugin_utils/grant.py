@@ -216,20 +216,26 @@ def bind_plan(
 
 
 FULL_RUNBOOK = "full.yml"
+# A third-party rollback authorized for an API version binds the commit that pins it.
+THIRD_PARTY_RUNBOOK = "third_party.yml"
 
 
 COMPONENT_KINDS = frozenset({"release", "configuration", "snapshot", "backup"})
 
 
-def bind_components(pid: int, point: str, components: dict[str, str]) -> Grant | None:
-    """Bind what restore point names, by kind, to the full rollback it is the target of, once.
+def bind_components(
+    pid: int, point: str, components: dict[str, str], playbook: str = FULL_RUNBOOK
+) -> Grant | None:
+    """Bind what a target names, by kind, to the run it is the target of, once.
 
-    Only a full rollback's grant takes components, only for its own target, and only the
-    first time: a later read of another restore point binds nothing. None when nothing is
-    bound for point (another run, another restore point).
+    A full rollback's restore point names a release, commit, snapshot and backup; a
+    third-party rollback's API version names the commit that pins it (playbook says which
+    runbook may bind). Only that runbook's grant takes components, only for its own target,
+    and only the first time: a later read of another target binds nothing. None when nothing
+    is bound for point (another run, another target).
     """
     with _locked("grants", pid) as (_path, data):
-        if not data or data.get("playbook") != FULL_RUNBOOK or data.get("target") != point:
+        if not data or data.get("playbook") != playbook or data.get("target") != point:
             return None
         if not data.get("components"):
             data["components"] = {

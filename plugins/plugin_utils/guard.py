@@ -115,7 +115,7 @@ def authorize_run(
         if scope and target and not target.startswith(f"{scope}:"):
             raise NotAuthorizedError(
                 f"the approvals name {target}, not a {rollback_type} rollback of {scope}",
-                hint=f"approvals of this run name {scope}:COMMIT",
+                hint=f"approvals of this run name {scope}:COMMIT or {scope}:VERSION",
             )
         decision = authorize(Request(target=target, **request_fields), list(approvals))
     except RollbackError as exc:

@@ -155,6 +155,8 @@ def _config_lines(config: dict[str, Any], third_party: dict[str, Any]) -> list[s
     if state == "confirmed":
         state = f"confirmed by {config.get('confirmed_by')}"
     what = f"{third_party['service']} settings" if third_party.get("service") else "configuration"
+    if third_party.get("version"):
+        what += f" (API version {third_party['version']})"
     lines = [f"{what} {state}: {', '.join(config.get('files') or [])}"]
     lines += [f"  {line}" for line in config.get("diff") or []]
     return lines

@@ -223,7 +223,8 @@ def test_an_approval_for_one_service_rolls_back_no_other(
 
 
 def test_an_approved_third_party_rollback_runs_and_records_the_service(guarded: Sandbox) -> None:
-    """The approval names payment:COMMIT; the run puts payment's pin back, nothing else."""
+    """The approval names payment:VERSION (the API version, which the run resolves to the
+    newest stable commit that pins it); the run puts payment's pin back, nothing else."""
     ledger = guarded.root / "app/app1/integrations/payment/ledger.json"
     good = json.loads(ledger.read_text())["current"]
     pinned = guarded.root / "config/integrations/payment.env"
@@ -257,7 +258,7 @@ def test_an_approved_third_party_rollback_runs_and_records_the_service(guarded: 
     code, message = run_via(
         guarded,
         "ansible-playbook",
-        approval(guarded, "lena", rollback_type="third-party", target=f"payment:{good}"),
+        approval(guarded, "lena", rollback_type="third-party", target="payment:2025-03-31"),
         playbook="third_party.yml",
         extravars={"rollback_service": "payment"},
     )
@@ -272,7 +273,7 @@ def test_an_approved_third_party_rollback_runs_and_records_the_service(guarded: 
         assert (state["current"], state["releases"][bad]["state"]) == (good, "bad")
     assert (guarded.root / "app/app1/shared/integrations/email.env").read_text() == others
     started = [e for e in guarded.audit_entries() if e.get("outcome") == "started"][-1]
-    assert (started["rollback_type"], started["target"]) == ("third-party", f"payment:{good}")
+    assert (started["rollback_type"], started["target"]) == ("third-party", "payment:2025-03-31")
     assert guarded.audit_entries()[-1]["outcome"] == "succeeded"
 
 

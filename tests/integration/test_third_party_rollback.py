@@ -101,20 +101,22 @@ def bad_pin(stack: Sandbox) -> Iterator[tuple[str, str]]:
     assert pay(stack)[0] == 200
 
 
-@pytest.mark.parametrize("named", [False, True], ids=["ledger-default", "named-commit"])
+@pytest.mark.parametrize("named", ["", "commit", "version"])
 def test_a_bad_pin_breaks_payments_and_the_rollback_mends_them(
-    stack: Sandbox, bad_pin: tuple[str, str], named: bool
+    stack: Sandbox, bad_pin: tuple[str, str], named: str
 ) -> None:
     good, bad = bad_pin
     others = {s: integration(stack, s) for s in INTEGRATION_SERVICES if s != "payment"}
     configuration = (stack.root / "app/app1/config-ledger.json").read_text()
-    to = ["--to", good] if named else []
+    to = {"": [], "commit": ["--to", good], "version": ["--to", "2025-03-31"]}[named]
 
     run = stack.cli("third-party", "sandbox", "--service", "payment", "--yes", *to, "-o", "json")
 
     assert run.code == 0, run.stderr[-3000:]
     result = json.loads(run.stdout)
-    assert result["third_party"] == {"service": "payment", "state": "rolled-back"}
+    # A version resolves to the newest stable commit that pins it: the good one.
+    version = {"version": "2025-03-31"} if named == "version" else {}
+    assert result["third_party"] == {"service": "payment", "state": "rolled-back", **version}
     assert (result["from"], result["to"]) == (bad, good)
     assert result["config"]["files"] == ["integrations/payment.env"]
     assert all(GOOD_PIN in integration(stack, "payment", host) for host in APP_HOSTS)
@@ -185,9 +187,14 @@ def test_a_target_the_provider_refuses_is_put_back(
             "unknown third-party service 'sms'; this environment integrates email, payment, push",
         ),
         (["--service", "payment", "--to", "0" * 40], f"unknown configuration commit {'0' * 40}"),
+        (
+            ["--service", "payment", "--to", "2019-01-01"],
+            "no commit stable on every host pins PAYMENT_API_VERSION=2019-01-01 in "
+            "integrations/payment.env (stable: 2025-03-31 in ",
+        ),
         (["--service", "{{ lookup('pipe', 'id') }}"], "-e rollback_service: not a valid name"),
     ],
-    ids=["unknown-service", "unknown-commit", "template"],
+    ids=["unknown-service", "unknown-commit", "unknown-version", "template"],
 )
 def test_bad_input_is_refused_naming_it_and_changes_nothing(
     stack: Sandbox, args: list[str], problem: str

@@ -82,3 +82,20 @@ def test_origins_are_kept_per_ledger(pid: int) -> None:
     assert bound.origin("app1", "/srv/app1/config-ledger.json") == "c0ffee"
     # The full rollback's target stays its restore point.
     assert bound.target == "rp-1"
+
+
+def test_a_third_party_rollback_binds_the_commit_its_api_version_resolved_to(pid: int) -> None:
+    write(pid, "third_party.yml", "2025-03-31")
+    commit = "a" * 40
+    # Only the third-party runbook's grant, and only for the version it was authorized for.
+    assert grant.bind_components(pid, "2025-03-31", {"configuration": commit}) is None
+    assert (
+        grant.bind_components(pid, "2024-01-01", {"configuration": commit}, "third_party.yml")
+        is None
+    )
+    bound = grant.bind_components(
+        pid, "2025-03-31", {"configuration": commit}, grant.THIRD_PARTY_RUNBOOK
+    )
+    assert bound is not None and bound.allows(commit, "configuration")
+    assert not bound.allows(commit, "release")
+    assert not bound.allows("b" * 40, "configuration")

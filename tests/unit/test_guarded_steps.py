@@ -50,6 +50,8 @@ READ_ONLY = {
     "rollbackctl.runbooks.config_confirmation",
     # Reads a restore point; what it binds is the run's grant, on the controller.
     "rollbackctl.runbooks.restore_point",
+    # Reads the configuration repository; what it binds is the run's grant, on the controller.
+    "rollbackctl.runbooks.integration_pin",
 }
 # Steps that run on the controller only (a play on localhost, which is never a guarded host)
 # and change nothing but a scratch folder of their own run.
