@@ -44,10 +44,13 @@ GOOD_RELEASE = "2026.11.1"
 BAD_RELEASE = "2026.11.2"
 ARTIFACT_RELEASES = ("2026.11.1", "2026.11.2", "2026.11.3")
 PORT_NAMES = ("app1", "app2", "db1", "lb1")
-# The configuration repository's first commit: the app's managed settings and the nginx site.
+# The configuration repository's first commit: the app's managed settings and service
+# definition, and the nginx site.
 CONFIG_FILES = {
     "app/settings.env": "# Managed app settings (the app's schema: settings.py)\n"
     "ORDERS_ENABLED=true\nORDER_MAX_QUANTITY=100\nLOG_LEVEL=info\n",
+    "app/service.env": "# The app's service definition, read by appctl (roles/app_service)\n"
+    "RESTART_DELAY_SECONDS=1\nSTOP_TIMEOUT_SECONDS=4\nOPEN_FILES_LIMIT=4096\n",
     "nginx/site.conf": "# Managed nginx site settings, included in the server block\n"
     "client_max_body_size 64k;\nproxy_read_timeout 30s;\n",
 }

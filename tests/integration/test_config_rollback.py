@@ -6,6 +6,7 @@ when a person confirms in time (rollbackctl confirm); otherwise the previous fil
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 from collections.abc import Iterator
@@ -171,6 +172,57 @@ def test_without_confirmation_the_previous_files_come_back(
     assert "no longer waits: it was expired" in late.stderr
 
 
+def open_files_limit(stack: Sandbox, host: str) -> int:
+    """The soft limit on open files of the app process the host's supervisor runs."""
+    pid = (stack.root / "app" / host / "run/app.pid").read_text().strip()
+    line = next(
+        line
+        for line in Path(f"/proc/{pid}/limits").read_text().splitlines()
+        if line.startswith("Max open files")
+    )
+    return int(line.split()[3])
+
+
+def test_the_service_definition_restarts_the_app_with_it_and_rolls_back(stack: Sandbox) -> None:
+    """The app's service definition is managed configuration: a change restarts each app
+    host's app under it, and a confirmed rollback restarts it under the previous one."""
+    good = ledger(stack, "app1")["current"]
+    kept = stack.config_git("show", f"{good}:app/service.env") + "\n"
+    assert "OPEN_FILES_LIMIT=4096" in kept
+    assert {open_files_limit(stack, host) for host in APP_HOSTS} == {4096}
+    bad = commit_file(
+        stack,
+        "app/service.env",
+        kept.replace("OPEN_FILES_LIMIT=4096", "OPEN_FILES_LIMIT=256"),
+        "Lower the app's open files limit",
+    )
+    deploy(stack, bad)
+    assert {open_files_limit(stack, host) for host in APP_HOSTS} == {256}
+    try:
+        process, errors = start_config_rollback(stack, "--confirm-within", "300", "-o", "json")
+        run_id = waiting_run_id(stack, process, errors)
+        # Applied before anyone confirms: the app already runs under the previous definition.
+        assert {open_files_limit(stack, host) for host in APP_HOSTS} == {4096}
+        assert stack.cli("confirm", "sandbox", run_id, "--by", "erin").code == 0
+        stdout = process.communicate(timeout=300)[0]
+        assert process.returncode == 0, errors.read_text()[-3000:]
+    finally:
+        if stack.locks():
+            stack.cli("unlock", "sandbox")
+        # The repository's head gets the definition back for the tests after this one.
+        commit_file(stack, "app/service.env", kept, "Open files limit back to 4096")
+    result = json.loads(stdout)
+    assert (result["from"], result["to"]) == (bad, good)
+    diff = result["config"]["diff"]
+    assert "-OPEN_FILES_LIMIT=256" in diff and "+OPEN_FILES_LIMIT=4096" in diff
+    assert not any("ORDERS_ENABLED" in line or "proxy_read_timeout" in line for line in diff)
+    for host in APP_HOSTS:
+        assert (stack.root / "app" / host / "shared/service.env").read_text() == kept
+        assert open_files_limit(stack, host) == 4096
+        assert ledger(stack, host)["releases"][bad]["state"] == "bad"
+    assert stack.place_order() == 201
+
+
 def test_check_mode_shows_the_diff_and_changes_nothing(
     stack: Sandbox, ordering_off: tuple[str, str]
 ) -> None:
@@ -228,10 +280,18 @@ def stable_in_ledgers(stack: Sandbox) -> Iterator:
             "app/settings.env",
             lambda text: text.replace("LOG_LEVEL=info", "LOG_LEVEL=chatty"),
             "app/settings.env of configuration commit {commit} fails the app's settings check "
-            "on app1: settings {path}: LOG_LEVEL=chatty is not one of debug, info, warning, error",
+            "on app1: settings {candidates}/settings.env: LOG_LEVEL=chatty is not one of debug, "
+            "info, warning, error",
+        ),
+        (
+            "app/service.env",
+            lambda text: re.sub(r"OPEN_FILES_LIMIT=\d+", "OPEN_FILES_LIMIT=lots", text),
+            "app/service.env of configuration commit {commit} fails the service definition "
+            "check on app1: {candidates}/service.env: OPEN_FILES_LIMIT must be a whole number, "
+            "not 'lots'",
         ),
     ],
-    ids=["nginx-site", "app-settings"],
+    ids=["nginx-site", "app-settings", "service-definition"],
 )
 def test_a_target_that_fails_its_check_changes_nothing(
     stack: Sandbox, stable_in_ledgers, name: str, edit, problem: str
@@ -247,8 +307,8 @@ def test_a_target_that_fails_its_check_changes_nothing(
 
     assert run.code != 0
     last = run.stderr.strip().splitlines()[-1]
-    candidate = stack.root / "app/app1/shared.candidate/settings.env"
-    assert problem.format(commit=broken, path=candidate) in last
+    candidates = stack.root / "app/app1/shared.candidate"
+    assert problem.format(commit=broken, candidates=candidates) in last
     assert last.endswith("nothing was changed")
     after = stack.host_state()
     assert after == before
