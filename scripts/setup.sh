@@ -10,7 +10,7 @@ cd "$root"
 ansible_bundle_version=12.3.0   # the PyPI "ansible" release that carries the pinned collections
 # awx/awx: awx/apply.yml applies the job templates to a controller with its modules.
 collections=(community/postgresql community/docker community/library_inventory_filtering_v1 awx/awx)
-apt_packages=(nginx-light postgresql postgresql-client openssh-client python3-venv shellcheck)
+apt_packages=(nginx-light postgresql postgresql-client openssh-client python3-venv shellcheck prometheus-alertmanager)
 python=${PYTHON:-python3}
 
 log() { printf 'setup: %s\n' "$*" >&2; }
@@ -21,6 +21,8 @@ install_system_packages() {
   [ -x /usr/lib/postgresql/15/bin/postgres ] || missing+=(postgresql)
   command -v pg_dump >/dev/null 2>&1 || missing+=(postgresql-client)
   command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
+  # The local stacks' Alertmanager, which infrastructure rollbacks silence and announce to.
+  command -v prometheus-alertmanager >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
   # ansible-test's shellcheck sanity test passes without checking anything when it is missing.
   command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
   # Debian's own python3 ships venv without ensurepip until python3-venv is installed.

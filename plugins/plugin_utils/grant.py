@@ -66,6 +66,9 @@ class Grant:
     # configuration, snapshot, backup), is bound once, from the restore point the db host
     # keeps, by the run itself.
     components: dict[str, str] = field(default_factory=dict)
+    # Silences the run made in the environment's Alertmanager (url, id): a run that fails
+    # ends them, so the alerts of what is still broken page again.
+    silences: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -241,4 +244,13 @@ def bind_components(
             data["components"] = {
                 kind: value for kind, value in components.items() if kind in COMPONENT_KINDS
             }
+        return Grant(**data)
+
+
+def add_silence(pid: int, url: str, silence_id: str) -> Grant | None:
+    """Remember a silence the run made; None when the process holds no grant."""
+    with _locked("grants", pid) as (_path, data):
+        if not data:
+            return None
+        data.setdefault("silences", []).append({"url": url, "id": silence_id})
         return Grant(**data)

@@ -13,7 +13,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils import envlock, grant, registry
+from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils import (
+    alertmanager,
+    envlock,
+    grant,
+    registry,
+)
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.approvals import (
     NonceStore,
     allowed_signers_path,
@@ -648,21 +653,36 @@ def finish_run(pid: int, *, failed: bool) -> str | None:
     if held is None or held.check:
         return None
     lock = envlock.holder(held.environment)
-    AuditLog.for_environment(held.environment).append(
-        {
-            "event": "finished",
-            "run_id": held.run_id,
-            "environment": held.environment,
-            "rollback_type": held.rollback_type,
-            "requester": held.requester,
-            "target": held.target,
-            "outcome": "failed" if failed else "succeeded",
-            "started_at": lock.started_at if lock else None,
-            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
-    )
+    entry = {
+        "event": "finished",
+        "run_id": held.run_id,
+        "environment": held.environment,
+        "rollback_type": held.rollback_type,
+        "requester": held.requester,
+        "target": held.target,
+        "outcome": "failed" if failed else "succeeded",
+        "started_at": lock.started_at if lock else None,
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    if failed and held.silences:
+        entry["silences"] = _end_silences(held.silences)
+    AuditLog.for_environment(held.environment).append(entry)
     envlock.release(held.environment, held.run_id)
     return held.run_id
+
+
+def _end_silences(silences: Sequence[Mapping[str, str]]) -> list[str]:
+    """End a failed run's silences: the alerts of what is still broken must page again.
+    What happened to each, for the audit entry; a silence that cannot be ended lapses at the
+    end of its window."""
+    outcomes = []
+    for made in silences:
+        try:
+            alertmanager.expire(made["url"], made["id"])
+            outcomes.append(f"{made['id']} ended")
+        except (RollbackError, KeyError) as exc:
+            outcomes.append(f"{made.get('id')} left to lapse: {exc}")
+    return outcomes
 
 
 def unlock(

@@ -27,6 +27,8 @@ def _sandbox_text(document: dict[str, Any]) -> str:
         )
     for name, up in sorted(document["services"].items()):
         lines.append(f"  {name:<9} {'up' if up else 'down'}")
+    for name, url in sorted(document.get("monitoring", {}).items()):
+        lines.append(f"  {name:<9} {url or 'down'}")
     for host, release in sorted(document["current"].items()):
         lines.append(f"  {host:<9} current {release}")
     return "\n".join(lines) + "\n"

@@ -109,6 +109,7 @@ def render_text(result: dict[str, Any]) -> str:
         lines.append(f"corruption {label}: {counts}")
     lines += _full_lines(result.get("full") or {})
     lines += _config_lines(result.get("config") or {}, result.get("third_party") or {})
+    lines += _monitoring_lines((result.get("infra") or {}).get("monitoring") or {})
     lines.append(f"artifacts: {result['artifacts']}")
     return "\n".join(lines) + "\n"
 
@@ -160,6 +161,23 @@ def _config_lines(config: dict[str, Any], third_party: dict[str, Any]) -> list[s
     lines = [f"{what} {state}: {', '.join(config.get('files') or [])}"]
     lines += [f"  {line}" for line in config.get("diff") or []]
     return lines
+
+
+def _monitoring_lines(monitoring: dict[str, Any]) -> list[str]:
+    """What the environment's Alertmanager was told: the silence and the event, or why not."""
+    if not monitoring:
+        return []
+    state = monitoring.get("state")
+    if state == "skipped":
+        return [f"monitoring skipped: {monitoring.get('reason')}"]
+    if state == "failed":
+        return [f"monitoring not updated: {monitoring.get('error')}"]
+    line = f"monitoring {state} in {monitoring.get('alertmanager')}"
+    if monitoring.get("silence"):
+        line += f": silence {monitoring['silence']} until {monitoring.get('until')}"
+    if monitoring.get("event"):
+        line += f", event {monitoring['event']} posted"
+    return [line]
 
 
 def _database_lines(database: dict[str, Any], *, planned: bool) -> list[str]:

@@ -14,19 +14,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import secrets
 import signal
-import socket
-import subprocess
 import sys
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.errors import RollbackError
+
+from rollbackctl.tools import background
 
 # The API versions each stand-in speaks, oldest first.
 SPOKEN_VERSIONS: dict[str, tuple[str, ...]] = {
@@ -45,7 +43,7 @@ PID_FILE = "providers.pid"
 CALLS_FILE = "calls.jsonl"
 LOG_FILE = "providers.log"
 START_SECONDS = 10.0
-LOOPBACK = "127.0.0.1"
+LOOPBACK = background.LOOPBACK
 
 
 class ProviderServer(ThreadingHTTPServer):
@@ -132,30 +130,11 @@ def serve(folder: Path, ports: dict[str, int], host: str = LOOPBACK) -> None:
 
 def _pid(folder: Path) -> int | None:
     """The pid of the stand-ins serving from folder, None when none runs there."""
-    try:
-        pid = int((folder / PID_FILE).read_text().strip())
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except (OSError, ValueError):
-        return None
-    # A pid file outlives a reboot: the pid must still be these stand-ins, for this folder.
-    mine = b"rollbackctl.tools.providers" in cmdline and str(folder).encode() in cmdline
-    return pid if mine else None
+    return background.running_pid(folder / PID_FILE, "rollbackctl.tools.providers", folder)
 
 
-def listening(port: int, host: str = LOOPBACK) -> bool:
-    """Something accepts connections on this port of host."""
-    try:
-        with socket.create_connection((host, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-def free_port(host: str = LOOPBACK) -> int:
-    """A port of host that nothing listens on now."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+listening = background.listening
+free_port = background.free_port
 
 
 def start(folder: Path, ports: dict[str, int], host: str = LOOPBACK) -> None:
@@ -166,33 +145,19 @@ def start(folder: Path, ports: dict[str, int], host: str = LOOPBACK) -> None:
     argv = [sys.executable, "-m", "rollbackctl.tools.providers", "serve", "--folder", str(folder)]
     argv += [f"--host={host}"]
     argv += [f"--port={name}={port}" for name, port in sorted(ports.items())]
-    with (folder / LOG_FILE).open("ab") as log:
-        process = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
-        )
-    (folder / PID_FILE).write_text(f"{process.pid}\n")
-    deadline = time.monotonic() + START_SECONDS
-    while not all(listening(port, host) for port in ports.values()):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RollbackError(
-                f"the third-party stand-ins did not start (see {folder / LOG_FILE})"
-            )
-        time.sleep(0.05)
+    background.start(
+        argv,
+        pid_file=folder / PID_FILE,
+        log_file=folder / LOG_FILE,
+        ready=lambda: all(listening(port, host) for port in ports.values()),
+        what="the third-party stand-ins",
+        seconds=START_SECONDS,
+    )
 
 
 def stop(folder: Path) -> None:
     """Stop the stand-ins serving from folder, if any."""
-    pid = _pid(folder)
-    if pid is not None:
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 5
-        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        # Never leave a stand-in that no pid file names any more.
-        if Path(f"/proc/{pid}").exists():
-            os.kill(pid, signal.SIGKILL)
-    (folder / PID_FILE).unlink(missing_ok=True)
+    background.stop(_pid(folder), folder / PID_FILE)
 
 
 def calls(folder: Path) -> list[dict[str, Any]]:

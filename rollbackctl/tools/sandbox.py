@@ -36,7 +36,7 @@ from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.trust import 
 from rollbackctl.run.environments import get_environment
 from rollbackctl.run.rollback import failure_message
 from rollbackctl.run.runner import RunOutcome, run_playbook
-from rollbackctl.tools import providers
+from rollbackctl.tools import monitoring, providers
 
 ENVIRONMENT = "sandbox"
 LOCAL_ENVIRONMENTS = ("sandbox", "sandbox-guarded")
@@ -134,6 +134,8 @@ def _settings(environment: str) -> dict[str, Any]:
             and settings.get("runtime", DEFAULT_RUNTIME) in RUNTIMES
             and set(settings.get("providers", {})) <= set(INTEGRATION_FILES)
             and all(_is_port(p) for p in settings.get("providers", {}).values())
+            and set(settings.get("monitoring", {})) <= {"alertmanager"}
+            and all(_is_port(p) for p in settings.get("monitoring", {}).values())
         )
     except (ValueError, KeyError, TypeError, AttributeError):
         valid = False
@@ -159,14 +161,22 @@ def _write_settings(environment: str, runtime: str | None) -> dict[str, Any]:
         )
     if (kept or runtime) == "container":
         _require_docker_engine()
-    # A stack made before the third-party stand-ins existed gets their ports added.
-    if settings and set(settings.get("providers", {})) == set(INTEGRATION_FILES):
+    # A stack made before the third-party stand-ins or its Alertmanager existed gets their
+    # ports added.
+    complete = set(settings.get("providers", {})) == set(INTEGRATION_FILES) and (
+        "monitoring" in settings or not monitoring.installed()
+    )
+    if settings and complete:
         return settings
     settings = settings or {
         "ports": {name: _free_port() for name in PORT_NAMES},
         "runtime": runtime or DEFAULT_RUNTIME,
     }
-    settings["providers"] = {name: _free_port() for name in INTEGRATION_FILES}
+    if set(settings.get("providers", {})) != set(INTEGRATION_FILES):
+        settings["providers"] = {name: _free_port() for name in INTEGRATION_FILES}
+    # Without Alertmanager on the machine the stack has no monitoring, and runs say so.
+    if monitoring.installed() and "monitoring" not in settings:
+        settings["monitoring"] = {"alertmanager": _free_port()}
     folder = sandbox_dir(environment)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "sandbox.json").write_text(json.dumps(settings, indent=2) + "\n")
@@ -229,6 +239,10 @@ def providers_dir(environment: str = ENVIRONMENT) -> Path:
     return sandbox_dir(environment) / "providers"
 
 
+def monitoring_dir(environment: str = ENVIRONMENT) -> Path:
+    return sandbox_dir(environment) / "monitoring"
+
+
 def _create_config_repo(environment: str, ports: dict[str, int]) -> None:
     """The stack's configuration repository with its first commit, unless it exists; a
     repository made before the integrations gets them in a commit of their own."""
@@ -275,6 +289,8 @@ def up(environment: str = ENVIRONMENT, runtime: str | None = None) -> dict[str, 
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     _run(environment, "sandbox.yml", {"sandbox_state": "started", "sandbox_snapshot_id": stamp})
     providers.start(providers_dir(environment), settings["providers"])
+    if settings.get("monitoring"):
+        monitoring.start(monitoring_dir(environment), settings["monitoring"]["alertmanager"])
     _create_config_repo(environment, settings["providers"])
     app1 = sandbox_dir(environment) / "app" / "app1"
     # Before the first release: the app starts with its settings, nothing restarts.
@@ -313,6 +329,7 @@ def down(environment: str = ENVIRONMENT, purge: bool = False) -> dict[str, Any]:
         unenroll(environment)
         _run(environment, "sandbox.yml", {"sandbox_state": "stopped", "sandbox_purge": purge})
         providers.stop(providers_dir(environment))
+        monitoring.stop(monitoring_dir(environment))
     if purge and sandbox_dir(environment).exists():
         shutil.rmtree(sandbox_dir(environment))
     return status(environment)
@@ -342,6 +359,10 @@ def status(environment: str = ENVIRONMENT) -> dict[str, Any]:
         "services": {name: providers.listening(port) for name, port in ports.items()},
         "providers": {
             name: providers.listening(port) for name, port in settings.get("providers", {}).items()
+        },
+        "monitoring": {
+            name: monitoring.url(port) if monitoring.ready(port) else None
+            for name, port in settings.get("monitoring", {}).items()
         },
         "current": current,
     }

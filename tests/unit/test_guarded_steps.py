@@ -52,6 +52,8 @@ READ_ONLY = {
     "rollbackctl.runbooks.restore_point",
     # Reads the configuration repository; what it binds is the run's grant, on the controller.
     "rollbackctl.runbooks.integration_pin",
+    # Changes the environment's Alertmanager, never a host, and only inside an authorized run.
+    "rollbackctl.runbooks.monitoring_update",
 }
 # Steps that run on the controller only (a play on localhost, which is never a guarded host)
 # and change nothing but a scratch folder of their own run.
