@@ -109,7 +109,7 @@ def render_text(result: dict[str, Any]) -> str:
         lines.append(f"corruption {label}: {counts}")
     lines += _full_lines(result.get("full") or {})
     lines += _config_lines(result.get("config") or {}, result.get("third_party") or {})
-    lines += _monitoring_lines((result.get("infra") or {}).get("monitoring") or {})
+    lines += _monitoring_lines(result.get("monitoring") or {})
     lines.append(f"artifacts: {result['artifacts']}")
     return "\n".join(lines) + "\n"
 

@@ -294,16 +294,19 @@ def up(environment: str = ENVIRONMENT, runtime: str | None = None) -> dict[str, 
     _create_config_repo(environment, settings["providers"])
     app1 = sandbox_dir(environment) / "app" / "app1"
     # Before the first release: the app starts with its settings, nothing restarts.
-    baseline = {"config_deploy_commit": "HEAD", "config_deploy_verify": False}
+    baseline = {
+        "config_deploy_commit": "HEAD",
+        "config_deploy_verify": False,
+        "config_deploy_baseline": True,
+    }
     if not (app1 / "config-ledger.json").exists():
-        _run(environment, "config_deploy.yml", {**baseline, "config_deploy_baseline": True})
+        # The configuration and every service's settings in one run: a run each cost a new
+        # stack half its start-up time.
+        _run(environment, "config_baseline.yml", baseline)
     for service in INTEGRATION_FILES:
+        # A stack made before a service was integrated gets its settings on their own.
         if not (app1 / "integrations" / service / "ledger.json").exists():
-            _run(
-                environment,
-                "config_deploy.yml",
-                {**baseline, "config_deploy_baseline": True, "config_deploy_service": service},
-            )
+            _run(environment, "config_deploy.yml", {**baseline, "config_deploy_service": service})
     if not (sandbox_dir(environment) / "app" / "app1" / "ledger.json").exists():
         _run(environment, "deploy.yml", {"release_deploy_id": GOOD_RELEASE})
         # The bad release passes deploy without the checklist, as bad releases do in real life.

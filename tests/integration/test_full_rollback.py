@@ -104,6 +104,14 @@ def test_a_full_rollback_puts_every_component_back(
     assert stack.states()["app1"][BAD] == "bad"
     events = [e for e in stack.audit_entries() if e.get("run_id") == result["run_id"]]
     assert [e["outcome"] for e in events][-1] == "succeeded"
+    # Monitoring: the environment's alerts silenced for the window, the rollback announced.
+    assert (result["monitoring"]["state"], result["monitoring"]["event"]) == (
+        "silenced",
+        "RollbackRan",
+    )
+    assert stack.silence_of(result["run_id"])["status"]["state"] == "active"
+    (event,) = stack.rollback_events(result["run_id"])
+    assert event["labels"]["rollback_type"] == "full"
 
 
 @pytest.mark.parametrize(
@@ -173,6 +181,11 @@ def test_a_failed_step_leaves_the_page_up_and_says_where_each_component_is(
         assert f"  {'validation':<15} NOT DONE: unchanged by this run" in report
         assert f"  {'resume':<15} NOT DONE: unchanged by this run" in report
         assert "the maintenance page is up; rerun the full rollback to converge" in report
+        # The failed run ended its silence: what is still broken pages again.
+        finished = [e for e in stack.audit_entries() if e.get("event") == "finished"][-1]
+        assert finished["outcome"] == "failed"
+        assert stack.silence_of(finished["run_id"])["status"]["state"] == "expired"
+        assert not stack.rollback_events(finished["run_id"])
     finally:
         pinned.write_text(good_pin)
         stack.config_git("commit", "--quiet", "-am", "Pin the payment API back to 2025-03-31")

@@ -115,8 +115,17 @@ def test_tags_and_steps_cannot_skip_the_preflight(guarded: Sandbox) -> None:
         ("backup_verify.yml", {}),
         ("sandbox.yml", {"sandbox_state": "started", "sandbox_snapshot_id": "20261129T000000Z"}),
         ("config_deploy.yml", {"config_deploy_commit": "HEAD"}),
+        ("config_baseline.yml", {"config_deploy_commit": "HEAD", "config_deploy_baseline": True}),
     ],
-    ids=["deploy", "app-service", "sandbox-stop", "backup-verify", "sandbox-snapshot", "config"],
+    ids=[
+        "deploy",
+        "app-service",
+        "sandbox-stop",
+        "backup-verify",
+        "sandbox-snapshot",
+        "config",
+        "config-baseline",
+    ],
 )
 def test_helper_playbooks_change_no_guarded_host(guarded: Sandbox, name: str, extra: dict) -> None:
     if name == "backup_verify.yml":
@@ -135,6 +144,26 @@ def test_helper_playbooks_change_no_guarded_host(guarded: Sandbox, name: str, ex
         assert refusals(guarded, audited)
     assert guarded.host_state() == before
     assert infra_snapshot_files(guarded) == snapshots
+
+
+@pytest.mark.parametrize("name", ["monitoring_silence.yml", "monitoring_event.yml"])
+def test_monitoring_is_told_nothing_outside_an_authorized_run(guarded: Sandbox, name: str) -> None:
+    """The runbooks' monitoring steps, run on their own, neither silence the environment's
+    alerts nor announce a rollback that never ran."""
+
+    def made() -> tuple[set[str], set[str]]:
+        return (
+            {s["id"] for s in guarded.alertmanager("silences")},
+            {a["fingerprint"] for a in guarded.alertmanager("alerts")},
+        )
+
+    before = made()
+    run = playbook(guarded, name)
+    assert run.returncode != 0
+    assert "monitoring_update runs only inside an authorized run" in error_lines(run)
+    silences, alerts = made()
+    assert silences == before[0]
+    assert alerts <= before[1]
 
 
 def infra_snapshot_files(stack: Sandbox) -> list[str]:

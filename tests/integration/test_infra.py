@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,23 +65,6 @@ def snapshots(stack: Sandbox) -> list[dict]:
     return listed.json()["snapshots"]
 
 
-def alertmanager(stack: Sandbox, path: str, body: object = None) -> object:
-    """An Alertmanager API v2 call on the stack's own Alertmanager."""
-    port = json.loads((stack.root / "sandbox.json").read_text())["monitoring"]["alertmanager"]
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/api/v2/{path}",
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        return json.loads(answer.read() or b"null")
-
-
-def silence_of(stack: Sandbox, run_id: str) -> dict:
-    (silence,) = [s for s in alertmanager(stack, "silences") if run_id in s["comment"]]
-    return silence
-
-
 def break_nginx(stack: Sandbox) -> None:
     """A bad change to nginx's main config: every ordinary route answers 502."""
     head, proxied, tail = nginx_conf(stack).read_text().rpartition("proxy_pass http://app;")
@@ -128,24 +110,21 @@ def test_infra_puts_back_the_files_and_restarts_only_what_reads_them(infra: Sand
     assert all(check["ok"] for check in document["checklist"])
     # Monitoring: the environment's alerts are silenced for the rollback window, all but the
     # event that says the rollback ran.
-    monitoring = document["infra"]["monitoring"]
+    monitoring = document["monitoring"]
     assert (monitoring["state"], monitoring["event"]) == ("silenced", "RollbackRan")
-    silence = silence_of(infra, document["run_id"])
+    silence = infra.silence_of(document["run_id"])
     assert (silence["id"], silence["status"]["state"]) == (monitoring["silence"], "active")
     assert silence["createdBy"] == "rollbackctl"
     assert {(m["name"], m["value"], m["isEqual"]) for m in silence["matchers"]} == {
         ("environment", "sandbox", True),
         ("alertname", "RollbackRan", False),
     }
-    alertmanager(infra, "alerts", [{"labels": {"alertname": "AppDown", "environment": "sandbox"}}])
-    alerts = {a["labels"]["alertname"]: a for a in alertmanager(infra, "alerts")}
-    assert alerts["AppDown"]["status"]["silencedBy"] == [silence["id"]]
-    event = alerts["RollbackRan"]
-    assert event["status"]["state"] == "active"
-    assert (event["labels"]["run_id"], event["labels"]["rollback_type"]) == (
-        document["run_id"],
-        "infra",
-    )
+    down = {"alertname": "AppDown", "environment": "sandbox", "run": document["run_id"]}
+    infra.alertmanager("alerts", [{"labels": down}])
+    (alert,) = [a for a in infra.alertmanager("alerts") if a["labels"] == down]
+    assert alert["status"]["silencedBy"] == [silence["id"]]
+    (event,) = infra.rollback_events(document["run_id"])
+    assert (event["status"]["state"], event["labels"]["rollback_type"]) == ("active", "infra")
     assert (
         "monitoring silenced in http://127.0.0.1:" in infra.cli("show", document["run_id"]).stdout
     )
@@ -167,7 +146,7 @@ def test_infra_puts_back_the_files_and_restarts_only_what_reads_them(infra: Sand
     assert again.code == 0, again.stderr
     assert again.json()["infra"]["snapshot"] == target["id"]
     assert set(map(tuple, again.json()["infra"]["restored"].values())) == {()}
-    assert again.json()["infra"]["monitoring"] == {
+    assert again.json()["monitoring"] == {
         "state": "skipped",
         "reason": "no Alertmanager configured for this environment (monitoring_alertmanager_url)",
     }
@@ -274,7 +253,7 @@ def test_a_restore_that_fails_puts_back_what_the_host_had(infra: Sandbox) -> Non
     # The failed run ended its silence at once: the alerts of what is broken page again.
     finished = [e for e in infra.audit_entries() if e.get("event") == "finished"][-1]
     assert finished["outcome"] == "failed"
-    silence = silence_of(infra, finished["run_id"])
+    silence = infra.silence_of(finished["run_id"])
     assert silence["status"]["state"] == "expired"
     assert finished["silences"] == [f"{silence['id']} ended"]
     assert infra.place_order() == 201

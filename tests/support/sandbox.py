@@ -169,6 +169,30 @@ class Sandbox:
         except urllib.error.HTTPError as exc:
             return exc.code, dict(exc.headers), exc.read().decode()
 
+    def alertmanager(self, path: str, body: Any = None) -> Any:
+        """An Alertmanager API v2 call on the stack's own Alertmanager."""
+        port = json.loads((self.root / "sandbox.json").read_text())["monitoring"]["alertmanager"]
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/api/v2/{path}",
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read() or b"null")
+
+    def silence_of(self, run_id: str) -> dict[str, Any]:
+        """The one silence run_id made in the stack's Alertmanager."""
+        (silence,) = [s for s in self.alertmanager("silences") if run_id in s["comment"]]
+        return silence
+
+    def rollback_events(self, run_id: str) -> list[dict[str, Any]]:
+        """The RollbackRan events run_id posted to the stack's Alertmanager."""
+        return [
+            a
+            for a in self.alertmanager("alerts")
+            if a["labels"].get("alertname") == "RollbackRan" and a["labels"].get("run_id") == run_id
+        ]
+
     def served_release(self) -> str:
         """The release nginx's health route reports, or what nginx answered instead."""
         status, _, body = self.fetch("/api/health")

@@ -3,21 +3,8 @@ and only for the restore point it was authorized for."""
 
 from __future__ import annotations
 
-import subprocess
-from collections.abc import Iterator
-
 import pytest
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils import grant
-
-
-@pytest.fixture
-def pid() -> Iterator[int]:
-    """A live process of this test's own, standing in for an ansible-playbook run."""
-    process = subprocess.Popen(["sleep", "60"])
-    yield process.pid
-    grant.remove(process.pid)
-    process.kill()
-    process.wait()
 
 
 def write(pid: int, playbook: str, target: str) -> None:

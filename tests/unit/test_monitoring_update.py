@@ -3,24 +3,11 @@ silences: the parts that need no Alertmanager (the integration tests use a real 
 
 from __future__ import annotations
 
-import subprocess
-from collections.abc import Iterator
-
 import pytest
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils import grant, guard
 
 from rollbackctl.run.report import _monitoring_lines
 from rollbackctl.tools.background import free_port
-
-
-@pytest.fixture
-def pid() -> Iterator[int]:
-    """A live process of this test's own, standing in for an ansible-playbook run."""
-    process = subprocess.Popen(["sleep", "60"])
-    yield process.pid
-    grant.remove(process.pid)
-    process.kill()
-    process.wait()
 
 
 def test_a_run_keeps_the_silences_it_made_with_its_grant(pid: int) -> None:
