@@ -1,4 +1,5 @@
-"""Shared fixtures: one private stack per test module and environment, reset between tests."""
+"""Shared fixtures: each module gets a stack as new (a worker sets each kind up once and
+puts it back from a copy for every module), reset between tests."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 
 from tests.support.checkout import CLI_CONTENT, copy_checkout
 from tests.support.keys import make_key, write_allowed_signers
+from tests.support.pool import StackPool, lent
 from tests.support.sandbox import REPO_ROOT, Sandbox
 
 # The modules that take longest start first: workers take modules in collection order, and a
@@ -59,11 +61,18 @@ def _stack(
         shutil.rmtree(state, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def stack_pool() -> Iterator[StackPool]:
+    """The worker's stacks, set up the first time a module asks and taken down at the end."""
+    pool = StackPool()
+    yield pool
+    pool.close()
+
+
 @pytest.fixture(scope="module")
-def sandbox_stack() -> Iterator[Sandbox]:
-    """A running sandbox: 2026.11.1 stable, 2026.11.2 (bad) current. Purged afterwards."""
-    with _stack("sandbox") as stack:
-        yield stack
+def sandbox_stack(stack_pool: StackPool) -> Iterator[Sandbox]:
+    """A running sandbox as new: 2026.11.1 stable, 2026.11.2 (bad) current."""
+    yield from lent(stack_pool, "sandbox", lambda: _stack("sandbox"))
 
 
 @pytest.fixture
@@ -74,13 +83,17 @@ def sandbox(sandbox_stack: Sandbox) -> Iterator[Sandbox]:
 
 
 @pytest.fixture(scope="module")
-def guarded_stack() -> Iterator[Sandbox]:
-    """A sandbox-guarded stack (the production policy) with the approvers' keys installed.
+def guarded_stack(stack_pool: StackPool) -> Iterator[Sandbox]:
+    """A sandbox-guarded stack (the production policy) as new, the approvers' keys installed
+    and its trust root (signers, nonces, lock, audit log) empty of any run."""
+    yield from lent(stack_pool, GUARDED, _guarded_stack)
 
-    Its trust root (signers, nonces, lock, audit log) is the state dir its policy names, under
-    the checkout: the stack runs from a copy of the checkout of its own, so every module starts
-    from an empty trust root and modules can run side by side.
-    """
+
+@contextmanager
+def _guarded_stack() -> Iterator[Sandbox]:
+    """A guarded stack of its own. Its trust root is the state dir its policy names, under the
+    checkout: the stack runs from a copy of the checkout of its own, so that workers can run
+    side by side."""
     checkout = Path(tempfile.mkdtemp(prefix="rollbackctl-checkout-"))
     checkout.chmod(0o755)
     copy_checkout(checkout, *CLI_CONTENT)

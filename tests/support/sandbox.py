@@ -125,6 +125,11 @@ class Sandbox:
         assert result.code == 0, result.stderr
         return result.json()
 
+    def stop(self) -> None:
+        """Stop every process of the stack, keeping its files."""
+        result = self.cli("sandbox", "down", "--env", self.environment)
+        assert result.code == 0, f"sandbox down left processes running: {result.stderr}"
+
     def down(self) -> None:
         result = self.cli("sandbox", "down", "--env", self.environment, "--purge")
         assert result.code == 0, f"sandbox down left processes running: {result.stderr}"
