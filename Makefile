@@ -39,7 +39,8 @@ lint: setup
 unit: setup
 	$(BIN)/pytest -q tests/unit
 
-## integration: each module on stacks of its own (a guarded stack from a private copy of the
+## integration: each module on stacks as new (a worker sets each kind up once and puts it back
+## from a copy of its files for every module; a guarded stack runs from a private copy of the
 ## checkout, for a trust root of its own); modules run side by side on TEST_WORKERS workers
 TEST_WORKERS ?= 3
 integration: setup images

@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -59,6 +58,28 @@ def playbook(stack: Sandbox, name: str, *args: str, env: dict | None = None, inv
     )
 
 
+def playbooks(stack: Sandbox, runs: list[tuple[str, list[str]]]) -> list[dict]:
+    """Many plain ansible-playbook runs of playbook(stack, name, *args), each {code, output}:
+    forks of one process with Ansible loaded, each through ansible-playbook's entry point."""
+    inventory = stack.checkout / "inventories" / ENV / "hosts.yml"
+    commands = [
+        [str(stack.checkout / "playbooks" / name), f"--inventory={inventory}", *args]
+        for name, args in runs
+    ]
+    done = subprocess.run(
+        [str(VENV_BIN / "python"), str(REPO_ROOT / "tests" / "support" / "forked_playbooks.py")],
+        input=json.dumps({"commands": commands, "parallel": 3}),
+        cwd=stack.checkout,
+        env={**stack.env, "PATH": f"{VENV_BIN}:{os.environ['PATH']}"},
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)
+
+
 def task_names(stack: Sandbox, name: str) -> list[str]:
     """Every task of a runbook, once each: --start-at-task takes the first of a name."""
     listed = playbook(stack, name, "--list-tasks")
@@ -81,17 +102,14 @@ def test_starting_at_any_task_of_any_runbook_changes_nothing(guarded: Sandbox) -
     attempts = [(book, task) for book in RUNBOOKS for task in task_names(guarded, book)]
     assert len(attempts) > 100
 
-    def attempt(item: tuple[str, str]) -> tuple[str, str, int, str]:
-        book, task = item
-        run = playbook(guarded, book, "--start-at-task", task, "-e", json.dumps(STEERING))
-        return book, task, run.returncode, run.stdout + run.stderr
-
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        results = list(pool.map(attempt, attempts))
-    succeeded = [(book, task) for book, task, code, _ in results if code == 0]
+    steering = ["-e", json.dumps(STEERING)]
+    runs = playbooks(
+        guarded, [(book, ["--start-at-task", task, *steering]) for book, task in attempts]
+    )
+    succeeded = [attempt for attempt, run in zip(attempts, runs, strict=True) if run["code"] == 0]
     assert not succeeded, f"runs started mid-way that did not fail: {succeeded[:5]}"
-    for book, task, _, output in results:
-        assert "--start-at-task refused: a runbook runs whole" in output, (book, task)
+    for attempt, run in zip(attempts, runs, strict=True):
+        assert "--start-at-task refused: a runbook runs whole" in run["output"], attempt
     assert guarded.host_state() == before
     assert len(guarded.local_refusals()) - local >= len(attempts)
 
