@@ -28,22 +28,18 @@ class PooledStack:
     def __init__(self, stack: Sandbox) -> None:
         self.stack = stack
         self._copy = Path(tempfile.mkdtemp(prefix="rollbackctl-stack-copy-"))
-        self._lent = 0
         stack.stop()
         _copy_tree(stack.state_dir, self._copy / "state")
         if stack.guarded:
             # The trust root (signers, nonces, lock, audit log) lives in the stack's checkout.
             _copy_tree(stack.trust_dir, self._copy / "trust")
-        self.stack.up()
 
     def lend(self) -> Sandbox:
         """The stack as it was when it was set up, running."""
-        if self._lent:
-            _copy_tree(self._copy / "state", self.stack.state_dir)
-            if self.stack.guarded:
-                _copy_tree(self._copy / "trust", self.stack.trust_dir)
-            self.stack.up()
-        self._lent += 1
+        _copy_tree(self._copy / "state", self.stack.state_dir)
+        if self.stack.guarded:
+            _copy_tree(self._copy / "trust", self.stack.trust_dir)
+        self.stack.up()
         return self.stack
 
     def give_back(self) -> None:
@@ -57,7 +53,6 @@ class PooledStack:
 
     def close(self) -> None:
         """Forget the copy; the stack's owner takes it down."""
-        _kill_processes_of(self.stack.state_dir)
         shutil.rmtree(self._copy, ignore_errors=True)
 
 
@@ -100,18 +95,16 @@ def _copy_tree(source: Path, target: Path) -> None:
     subprocess.run(["cp", "-a", str(source), str(target)], check=True)
 
 
-def _kill_processes_of(state_dir: Path) -> list[str]:
-    """Kill every process started for the stack under state_dir (its environment names the
-    folder); return the command lines of those that were running."""
+def _kill_processes_of(state_dir: Path) -> None:
+    """Kill every process started for the stack under state_dir: its environment names it."""
     marker = f"ROLLBACKCTL_STATE_DIR={state_dir}".encode()
-    found = {}
+    found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit() or int(entry.name) == os.getpid():
             continue
         try:
-            if marker not in (entry / "environ").read_bytes().split(b"\0") or _gone(entry):
-                continue
-            found[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+            if marker in (entry / "environ").read_bytes().split(b"\0") and not _gone(entry):
+                found.append(int(entry.name))
         except OSError:
             continue
     for pid in found:
@@ -120,7 +113,6 @@ def _kill_processes_of(state_dir: Path) -> list[str]:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and not all(_gone(Path(f"/proc/{pid}")) for pid in found):
         time.sleep(0.05)
-    return sorted(command.decode(errors="replace") for command in found.values())
 
 
 def _gone(proc: Path) -> bool:

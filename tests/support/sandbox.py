@@ -127,11 +127,11 @@ class Sandbox:
 
     def stop(self) -> None:
         """Stop every process of the stack, keeping its files."""
-        result = self.cli("sandbox", "down", "--env", self.environment)
-        assert result.code == 0, f"sandbox down left processes running: {result.stderr}"
+        self.down(purge=False)
 
-    def down(self) -> None:
-        result = self.cli("sandbox", "down", "--env", self.environment, "--purge")
+    def down(self, purge: bool = True) -> None:
+        purging = ["--purge"] if purge else []
+        result = self.cli("sandbox", "down", "--env", self.environment, *purging)
         assert result.code == 0, f"sandbox down left processes running: {result.stderr}"
 
     def status(self) -> dict[str, Any]:
