@@ -314,6 +314,9 @@ def test_a_target_that_fails_its_check_changes_nothing(
     assert after == before
     assert ledger(stack, "app1")["current"] == current
     assert stack.place_order() == 201
+    # The run stopped before its last play: its export of the commit went all the same.
+    exports = stack.config_exports_of(stack.latest_run_dir())
+    assert exports and not [path for path in exports if path.exists()]
 
 
 def test_an_unknown_commit_is_refused_naming_it(stack: Sandbox) -> None:

@@ -77,6 +77,21 @@ class Sandbox:
         """Where the CLI keeps each run's folder (its evidence)."""
         return self.state_dir / "runs"
 
+    def latest_run_dir(self) -> Path:
+        """The folder of the run that started last."""
+        return max(self.runs_dir.iterdir(), key=lambda p: p.stat().st_mtime)
+
+    def config_exports_of(self, run_dir: Path) -> list[Path]:
+        """The controller folders a run exported configuration commits into (its events say)."""
+        from rollbackctl.run.runner import EventFolder
+
+        paths = []
+        for event in EventFolder(run_dir).read_new():
+            path = str(((event.get("event_data") or {}).get("res") or {}).get("path") or "")
+            if Path(path).name.startswith("rollbackctl-config-"):
+                paths.append(Path(path))
+        return paths
+
     @property
     def audit_path(self) -> Path:
         return self.trust_dir / "audit.jsonl"
