@@ -1,4 +1,5 @@
-"""Turn a playbook run into the evidence bundle: result.json, report.txt and junit.xml."""
+"""Turn a playbook run into the evidence bundle: result.json, report.txt, junit.xml, the
+timeline, the post-mortem draft and report.html."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
-from rollbackctl.run import timeline
+from rollbackctl.run import html_report, timeline
 from rollbackctl.run.runner import RunOutcome
 
 
@@ -83,11 +84,13 @@ def _checklist_from_steps(outcome: RunOutcome) -> list[dict[str, Any]]:
 
 
 def write_bundle(result: dict[str, Any], run_dir: Path) -> None:
-    """The run's evidence: the result, a text report, JUnit, the timeline, a post-mortem draft."""
+    """The run's evidence: the result, a text report, JUnit, the timeline, a post-mortem draft
+    and the HTML report of them all."""
+    text = render_text(result)
     (run_dir / "result.json").write_text(json.dumps(result, indent=2) + "\n")
-    (run_dir / "report.txt").write_text(render_text(result))
+    (run_dir / "report.txt").write_text(text)
     _write_junit(result, run_dir / "junit.xml")
-    timeline.write(result, run_dir)
+    html_report.write(result, timeline.write(result, run_dir), text, run_dir)
 
 
 def render_text(result: dict[str, Any]) -> str:

@@ -168,10 +168,10 @@ def for_run(result: Mapping[str, Any], run_dir: Path) -> dict[str, Any]:
 def render_text(timeline: Mapping[str, Any]) -> str:
     lines = ["timeline (UTC):"]
     for entry in timeline["entries"]:
-        at = _clock(entry.get("start"))
+        at = clock(entry.get("start"))
         if entry["kind"] == "step":
             hosts = ", ".join(f"{h} {s}" for h, s in sorted(entry["hosts"].items()))
-            lines.append(f"  {at}  {entry['what']} [{hosts}]{_took(entry)}")
+            lines.append(f"  {at}  {entry['what']} [{hosts}]{took(entry)}")
         else:
             lines.append(f"  {at}  {entry['what']}")
         for key in ("reason", "note", "detail"):
@@ -179,17 +179,18 @@ def render_text(timeline: Mapping[str, Any]) -> str:
                 lines.append(f"            {key}: {entry[key]}")
     window = timeline["impact_window"]
     if window["start"]:
-        lines.append(f"hosts changing: {_clock(window['start'])} to {_clock(window['end'])}")
+        lines.append(f"hosts changing: {clock(window['start'])} to {clock(window['end'])}")
     return "\n".join(lines) + "\n"
 
 
-def _clock(value: Any) -> str:
+def clock(value: Any) -> str:
+    """The time of day of a moment, to the millisecond, padded to a column."""
     text = _moment(value)
     return (text[11:23] if len(text) >= 19 else text).ljust(12)
 
 
-def _took(entry: Mapping[str, Any]) -> str:
-
+def took(entry: Mapping[str, Any]) -> str:
+    """' 1.25s' for an entry with a start and an end a hundredth of a second apart or more."""
     try:
         seconds = (
             datetime.fromisoformat(_moment(entry["end"]))

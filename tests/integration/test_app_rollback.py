@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.browser import rendered_dom, screenshot
 from tests.support.checkout import cli_from, copy_checkout
 from tests.support.sandbox import APP_HOSTS, Sandbox, without_checklist_writes
 
@@ -222,6 +223,16 @@ def test_the_reason_and_note_given_are_recorded_with_the_run(sandbox: Sandbox) -
         assert heading in draft
     assert f"- Reason: feature-broken; note: ` {note} `" in draft
     assert Path(record["postmortem"]).with_name("timeline.json").is_file()
+
+    # The same record as one page, as a real browser shows it.
+    page = Path(record["html_report"])
+    assert f"HTML report: {page}" in shown.stdout
+    dom = rendered_dom(page)
+    assert '<span class="verdict succeeded" id="verdict">SUCCEEDED</span>' in dom
+    assert dom.count("Switch current release") == 2
+    assert f"note: {note}" in dom and "allowed: sandbox app rollback needs no approval" in dom
+    shot = screenshot(page, "app-rollback-report")
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
 
 
 def test_the_post_rollback_checklist_is_checked_by_the_run_ticked_by_people_and_late_in_history(
