@@ -10,7 +10,7 @@ cd "$root"
 ansible_bundle_version=12.3.0   # the PyPI "ansible" release that carries the pinned collections
 # awx/awx: awx/apply.yml applies the job templates to a controller with its modules.
 collections=(community/postgresql community/docker community/library_inventory_filtering_v1 awx/awx)
-apt_packages=(nginx-light postgresql postgresql-client openssh-client python3-venv shellcheck prometheus-alertmanager chromium)
+apt_packages=(nginx-light postgresql postgresql-client openssh-client python3-venv shellcheck prometheus-alertmanager prometheus chromium)
 python=${PYTHON:-python3}
 
 log() { printf 'setup: %s\n' "$*" >&2; }
@@ -23,6 +23,8 @@ install_system_packages() {
   command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
   # The local stacks' Alertmanager, which infrastructure rollbacks silence and announce to.
   command -v prometheus-alertmanager >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
+  # promtool checks and unit-tests the alerting rules generated from each environment's triggers.
+  command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
   # The tests open each run's HTML report in a real headless browser.
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   # ansible-test's shellcheck sanity test passes without checking anything when it is missing.

@@ -23,6 +23,7 @@ from rollbackctl.cli import (
     runs,
     sandbox,
     show,
+    triggers,
 )
 from rollbackctl.cli.common import EXIT_CODE_HELP, emit
 from rollbackctl.run.report import render_text
@@ -83,5 +84,6 @@ for commands in (
     runs,
     show,
     sandbox,
+    triggers,
 ):
     commands.register(main)
