@@ -242,6 +242,13 @@ ROUTES = (
 )
 
 
+def route_name(method: str, path: str) -> str:
+    """What requests to method and path are counted under: their handler's name, or
+    'unmatched' (a raw path would give every URL a scanner tries a series of its own)."""
+    route = next((r for r in ROUTES if r.method == method and r.pattern.fullmatch(path)), None)
+    return route.handler.__name__ if route else "unmatched"
+
+
 def dispatch(app: App, request: Request) -> Response:
     """Route a request and turn every failure into a JSON response; never raises."""
     matches = [(r, m) for r in ROUTES if (m := r.pattern.fullmatch(request.path))]

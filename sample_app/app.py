@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import api
+import metrics
 import release_info
 import settings
 
@@ -43,6 +44,10 @@ class Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         started = time.monotonic()
         path = self.path.split("?", 1)[0]
+        if self.command == "GET" and path == metrics.PATH:
+            # Monitoring's own requests are not traffic: they stay out of the counts.
+            self._send_bytes(200, *metrics.exposition())
+            return
         headers = {key.lower(): value for key, value in self.headers.items()}
         body = self._read_json()
         if body is None:
@@ -51,6 +56,7 @@ class Handler(BaseHTTPRequestHandler):
             request = api.Request(self.command, path, headers, body)
             status, payload = api.dispatch(self.server.app, request)
         self._send(status, payload)
+        metrics.observe(self.command, api.route_name(self.command, path), status)
         elapsed_ms = (time.monotonic() - started) * 1000
         sys.stderr.write(
             f"{time.strftime('%Y-%m-%dT%H:%M:%S%z')} {self.client_address[0]} "
@@ -74,9 +80,11 @@ class Handler(BaseHTTPRequestHandler):
         return data if isinstance(data, dict) else None
 
     def _send(self, status: int, payload: dict[str, Any]) -> None:
-        data = json.dumps(payload).encode()
+        self._send_bytes(status, json.dumps(payload).encode(), "application/json")
+
+    def _send_bytes(self, status: int, data: bytes, content_type: str) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -110,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     except (settings.ConfigError, OSError, ValueError) as exc:
         print(f"app: {exc}", file=sys.stderr)
         return 2
+    metrics.watch(config, release, Path(args.config))
     try:
         server = MarketServer((config.bind, config.port), api.App(config, release))
     except OSError as exc:

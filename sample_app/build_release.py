@@ -20,6 +20,7 @@ MODULES = (
     "api.py",
     "app.py",
     "database.py",
+    "metrics.py",
     "migrate.py",
     "passwords.py",
     "providers.py",

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:
@@ -127,6 +128,17 @@ class App:
         except urllib.error.HTTPError as error:
             with error:
                 return error.code, json.load(error)
+
+    def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        """/metrics as Prometheus reads it: {(sample name, sorted labels): value}."""
+        with urllib.request.urlopen(self.url + "/metrics", timeout=10) as response:
+            assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+            text = response.read().decode()
+        return {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+        }
 
     def login(self, credentials: dict[str, str]) -> str:
         status, body = self.call("POST", "/api/login", credentials)
@@ -395,3 +407,70 @@ def test_health_is_503_while_database_is_down_and_recovers() -> None:
             assert (status, body["status"], body["release"]) == (503, "degraded", GOOD)
             market.cluster.start()
             assert app.call("GET", "/api/health")[0] == 200
+
+
+def requests_of(metrics: dict, route: str, status: int) -> float:
+    labels = {"route": route, "status": str(status)}
+    return sum(
+        value
+        for (name, sample_labels), value in metrics.items()
+        if name == "market_http_requests_total" and labels.items() <= dict(sample_labels).items()
+    )
+
+
+def test_metrics_count_requests_by_route_orders_and_payments_and_not_themselves() -> None:
+    with fresh_market("metrics") as market:
+        market.migrate(GOOD)
+        with market.serve(GOOD) as app:
+            token = app.login(CUSTOMER)
+            order_id = place_order(app, token, market)["order_id"]
+            assert app.call("POST", f"/api/orders/{order_id}/pay", {}, token)[0] == 200
+            assert app.call("GET", "/wp-login.php")[0] == 404
+            assert app.call("POST", "/api/login", {**CUSTOMER, "password": "wrong"})[0] == 401
+
+            first, again = app.metrics(), app.metrics()
+
+    assert first == again  # scraping is not traffic
+    assert requests_of(first, "place_order", 201) == 1
+    assert requests_of(first, "pay_order", 200) == 1
+    assert requests_of(first, "login", 401) == 1 and requests_of(first, "login", 200) == 1
+    assert requests_of(first, "unmatched", 404) == 1  # the path itself is no label
+    assert not [labels for name, labels in first if "/wp-login.php" in str(labels)]
+    assert first[("market_orders_total", ())] == 1
+    assert first[("market_payment_attempts_total", ())] == 1
+    assert first[("market_payment_failures_total", ())] == 0
+    assert first[("market_release_info", (("release", GOOD), ("schema", "1")))] == 1
+    assert first[("market_data_integrity_up", ())] == 1
+    checks = ("users_created_after_updated", "orders_negative_total")
+    assert [first[("market_data_integrity_violations", (("check", c),))] for c in checks] == [0, 0]
+    assert first[("market_security_signal", ())] == 0
+
+
+def test_corrupt_rows_a_raised_signal_and_a_failed_payment_show_in_the_metrics() -> None:
+    with fresh_market("faults") as market:
+        market.migrate(GOOD)
+        with market.serve(GOOD) as app:
+            token = app.login(CUSTOMER)
+            order_id = place_order(app, token, market)["order_id"]
+            market.query("UPDATE users SET created_at = updated_at + interval '1 day' RETURNING id")
+            market.query("UPDATE orders SET total_cents = -1 RETURNING id")
+            signal_file = market.env_file().parent / "security-signal"
+            signal_file.touch()
+            corrupt = app.metrics()
+
+            market.cluster.stop_server()
+            assert app.call("POST", f"/api/orders/{order_id}/pay", {}, token)[0] == 503
+            down = app.metrics()
+            market.cluster.start()
+
+    users, orders = (
+        ("market_data_integrity_violations", (("check", check),))
+        for check in ("users_created_after_updated", "orders_negative_total")
+    )
+    assert (corrupt[users], corrupt[orders]) == (2, 1)  # both seeded users, the one order
+    assert corrupt[("market_security_signal", ())] == 1
+    # The database gone: the checks cannot run, which is no data, never zero violations.
+    assert down[("market_data_integrity_up", ())] == 0
+    assert users not in down and orders not in down
+    assert down[("market_payment_attempts_total", ())] == 1
+    assert down[("market_payment_failures_total", ())] == 1
