@@ -28,6 +28,12 @@ def test_rollback_serves_the_stable_release_and_fixes_order_placement(sandbox: S
     assert sandbox.served_release() == GOOD
     assert sandbox.place_order() == 201
     assert sandbox.current_links() == {host: GOOD for host in APP_HOSTS}
+    # What monitoring sees on each app host: the release it now runs, the order it took.
+    for host in APP_HOSTS:
+        with urllib.request.urlopen(f"http://127.0.0.1:{sandbox.ports[host]}/metrics") as resp:
+            exposed = resp.read().decode()
+        assert f'market_release_info{{release="{GOOD}",schema="1"}} 1.0' in exposed
+    assert sandbox.fetch("/metrics")[0] == 404  # nginx keeps them off the public side
 
 
 def test_sandbox_status_names_the_url_and_database_the_stack_serves(sandbox: Sandbox) -> None:
