@@ -33,10 +33,11 @@ from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.paths import 
 )
 from ansible_collections.rollbackctl.runbooks.plugins.plugin_utils.trust import is_guarded
 
+from rollbackctl.run import triggers
 from rollbackctl.run.environments import get_environment
 from rollbackctl.run.rollback import failure_message
 from rollbackctl.run.runner import RunOutcome, run_playbook
-from rollbackctl.tools import monitoring, providers
+from rollbackctl.tools import monitoring, prometheus, providers
 
 ENVIRONMENT = "sandbox"
 LOCAL_ENVIRONMENTS = ("sandbox", "sandbox-guarded")
@@ -44,6 +45,9 @@ GOOD_RELEASE = "2026.11.1"
 BAD_RELEASE = "2026.11.2"
 ARTIFACT_RELEASES = ("2026.11.1", "2026.11.2", "2026.11.3")
 PORT_NAMES = ("app1", "app2", "db1", "lb1")
+APP_HOSTS = ("app1", "app2")
+# The stack's monitoring, each when its program is on the machine.
+MONITORS = {"alertmanager": monitoring, "prometheus": prometheus}
 # The configuration repository's first commit: the app's managed settings and service
 # definition, and the nginx site.
 CONFIG_FILES = {
@@ -134,7 +138,7 @@ def _settings(environment: str) -> dict[str, Any]:
             and settings.get("runtime", DEFAULT_RUNTIME) in RUNTIMES
             and set(settings.get("providers", {})) <= set(INTEGRATION_FILES)
             and all(_is_port(p) for p in settings.get("providers", {}).values())
-            and set(settings.get("monitoring", {})) <= {"alertmanager"}
+            and set(settings.get("monitoring", {})) <= set(MONITORS)
             and all(_is_port(p) for p in settings.get("monitoring", {}).values())
         )
     except (ValueError, KeyError, TypeError, AttributeError):
@@ -161,10 +165,12 @@ def _write_settings(environment: str, runtime: str | None) -> dict[str, Any]:
         )
     if (kept or runtime) == "container":
         _require_docker_engine()
-    # A stack made before the third-party stand-ins or its Alertmanager existed gets their
-    # ports added.
-    complete = set(settings.get("providers", {})) == set(INTEGRATION_FILES) and (
-        "monitoring" in settings or not monitoring.installed()
+    # A stack made before the third-party stand-ins or its monitoring existed gets their
+    # ports added; without Alertmanager or Prometheus on the machine the stack runs without
+    # it, and runs say so.
+    monitors = {name for name, program in MONITORS.items() if program.installed()}
+    complete = set(settings.get("providers", {})) == set(INTEGRATION_FILES) and monitors <= set(
+        settings.get("monitoring", {})
     )
     if settings and complete:
         return settings
@@ -174,9 +180,8 @@ def _write_settings(environment: str, runtime: str | None) -> dict[str, Any]:
     }
     if set(settings.get("providers", {})) != set(INTEGRATION_FILES):
         settings["providers"] = {name: _free_port() for name in INTEGRATION_FILES}
-    # Without Alertmanager on the machine the stack has no monitoring, and runs say so.
-    if monitoring.installed() and "monitoring" not in settings:
-        settings["monitoring"] = {"alertmanager": _free_port()}
+    for name in sorted(monitors - set(settings.get("monitoring", {}))):
+        settings.setdefault("monitoring", {})[name] = _free_port()
     folder = sandbox_dir(environment)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "sandbox.json").write_text(json.dumps(settings, indent=2) + "\n")
@@ -241,6 +246,10 @@ def providers_dir(environment: str = ENVIRONMENT) -> Path:
 
 def monitoring_dir(environment: str = ENVIRONMENT) -> Path:
     return sandbox_dir(environment) / "monitoring"
+
+
+def prometheus_dir(environment: str = ENVIRONMENT) -> Path:
+    return monitoring_dir(environment) / "prometheus"
 
 
 def _create_config_repo(environment: str, ports: dict[str, int]) -> None:
@@ -318,6 +327,17 @@ def up(environment: str = ENVIRONMENT, runtime: str | None = None) -> dict[str, 
     else:
         # Already deployed: make sure every app host runs its current release.
         _run(environment, "app_service.yml")
+    monitors = settings.get("monitoring", {})
+    if "prometheus" in monitors:
+        # Last: its first scrapes find every app host up.
+        app_ports = {host: settings["ports"][host] for host in APP_HOSTS}
+        prometheus.start(
+            prometheus_dir(environment),
+            monitors["prometheus"],
+            triggers.load(environment),
+            app_ports,
+            monitors.get("alertmanager"),
+        )
     enroll(environment)
     return status(environment)
 
@@ -332,6 +352,7 @@ def down(environment: str = ENVIRONMENT, purge: bool = False) -> dict[str, Any]:
         unenroll(environment)
         _run(environment, "sandbox.yml", {"sandbox_state": "stopped", "sandbox_purge": purge})
         providers.stop(providers_dir(environment))
+        prometheus.stop(prometheus_dir(environment))
         monitoring.stop(monitoring_dir(environment))
     if purge and sandbox_dir(environment).exists():
         shutil.rmtree(sandbox_dir(environment))
@@ -343,7 +364,7 @@ def status(environment: str = ENVIRONMENT) -> dict[str, Any]:
     settings = _settings(environment)
     ports = settings.get("ports", {})
     current = {}
-    for host in ("app1", "app2"):
+    for host in APP_HOSTS:
         link = sandbox_dir(environment) / "app" / host / "current"
         current[host] = Path(link.readlink()).name if link.is_symlink() else None
     return {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,47 @@ def test_sandbox_status_names_the_url_and_database_the_stack_serves(sandbox: San
     assert sandbox.database_fingerprint()["tables"]["products"][0] > 0
     assert status["services"] == {"app1": True, "app2": True, "db1": True, "lb1": True}
     assert status["current"] == {host: BAD for host in APP_HOSTS}
+
+
+def test_prometheus_scrapes_each_app_host_and_a_raised_signal_reaches_alertmanager(
+    sandbox: Sandbox,
+) -> None:
+    """The stack's monitoring chain: app /metrics, Prometheus with the environment's trigger
+    rules, its Alertmanager. The security trigger has no window: it fires at the next scrape."""
+    groups = sandbox.prometheus("rules")["groups"]
+    fired_by = {
+        r["labels"]["trigger"] for g in groups for r in g["rules"] if r["name"] == "RollbackTrigger"
+    }
+    assert fired_by == {"uptime", "error_rate", "payment_failures", "data_corruption", "security"}
+    signal = sandbox.root / "app/app1/shared/security-signal"
+    signal.touch()
+    try:
+        deadline = time.monotonic() + 180
+        while not (alerts := _trigger_alerts(sandbox)):
+            assert time.monotonic() < deadline, "the security trigger never reached Alertmanager"
+            time.sleep(1)
+    finally:
+        signal.unlink()
+    assert [a["labels"] for a in alerts] == [
+        {
+            "alertname": "RollbackTrigger",
+            "environment": "sandbox",
+            "trigger": "security",
+            "rollback": "emergency-stop",
+            "mode": "shadow",
+            "severity": "critical",
+        }
+    ]
+    targets = sandbox.prometheus("targets")["activeTargets"]
+    assert sorted((t["labels"]["host"], t["health"]) for t in targets) == [
+        ("app1", "up"),
+        ("app2", "up"),
+    ]
+
+
+def _trigger_alerts(sandbox: Sandbox) -> list[dict[str, Any]]:
+    alerts = sandbox.alertmanager("alerts")
+    return [a for a in alerts if a["labels"].get("alertname") == "RollbackTrigger"]
 
 
 def test_rolled_away_release_is_marked_bad_and_kept_on_disk(sandbox: Sandbox) -> None:

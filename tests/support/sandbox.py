@@ -200,6 +200,14 @@ class Sandbox:
         with urllib.request.urlopen(req, timeout=10) as resp:
             return json.loads(resp.read() or b"null")
 
+    def prometheus(self, path: str) -> Any:
+        """A Prometheus HTTP API call (api/v1/PATH) on the stack's own Prometheus; its data."""
+        port = json.loads((self.root / "sandbox.json").read_text())["monitoring"]["prometheus"]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/{path}", timeout=10) as resp:
+            answer = json.loads(resp.read())
+        assert answer["status"] == "success", answer
+        return answer["data"]
+
     def silence_of(self, run_id: str) -> dict[str, Any]:
         """The one silence run_id made in the stack's Alertmanager."""
         (silence,) = [s for s in self.alertmanager("silences") if run_id in s["comment"]]
