@@ -55,8 +55,9 @@ class Handler(BaseHTTPRequestHandler):
         else:
             request = api.Request(self.command, path, headers, body)
             status, payload = api.dispatch(self.server.app, request)
-        self._send(status, payload)
+        # Counted before the answer goes out: a client gone by then still made the request.
         metrics.observe(self.command, api.route_name(self.command, path), status)
+        self._send(status, payload)
         elapsed_ms = (time.monotonic() - started) * 1000
         sys.stderr.write(
             f"{time.strftime('%Y-%m-%dT%H:%M:%S%z')} {self.client_address[0]} "

@@ -3,12 +3,14 @@ triggers watch (meta/triggers.yml in rollbackctl).
 
 Requests are counted by route name, never by raw path, so a scan of random URLs cannot grow
 the series without bound. The data-integrity gauge runs the runbook's assessment queries at
-each scrape; a database that does not answer gives no sample (no data, which never triggers a
-rollback) and market_data_integrity_up 0.
+most every CHECK_SECONDS; a database that does not answer gives no sample (no data, which
+never triggers a rollback) and market_data_integrity_up 0.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,6 +37,8 @@ INTEGRITY_CHECKS = {
 }
 # A scrape must not hang on a slow database: Prometheus would time out and see no data anyway.
 QUERY_TIMEOUT = "2s"
+# How old the counts may be: one check per this many seconds, however many scrapes.
+CHECK_SECONDS = 10.0
 # Beside app.env: `touch shared/security-signal` raises the signal (an operator or a scanner).
 SECURITY_SIGNAL_FILE = "security-signal"
 
@@ -86,16 +90,21 @@ def exposition() -> tuple[bytes, str]:
 
 
 class IntegrityCollector(Collector):
+    """The assessment queries' counts, run at most once per CHECK_SECONDS whatever the number
+    of scrapes: /metrics answers anyone who reaches the app's port, and each check is a scan."""
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._lock = threading.Lock()
+        self._checked_at = float("-inf")
+        self._counts: dict[str, int] | None = None
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         up = GaugeMetricFamily(
-            "market_data_integrity_up", "1 when the integrity checks ran at this scrape."
+            "market_data_integrity_up", "1 when the integrity checks ran at their last turn."
         )
-        try:
-            counts = self._counts()
-        except psycopg.Error:
+        counts = self._latest()
+        if counts is None:
             up.add_metric([], 0)
             yield up
             return
@@ -110,7 +119,19 @@ class IntegrityCollector(Collector):
         yield violations
         yield up
 
-    def _counts(self) -> dict[str, int]:
+    def _latest(self) -> dict[str, int] | None:
+        """The counts of the last check, checking again once they are CHECK_SECONDS old; None
+        when the last check could not run. Scrapes that come meanwhile wait for one check."""
+        with self._lock:
+            if time.monotonic() - self._checked_at >= CHECK_SECONDS:
+                try:
+                    self._counts = self._check()
+                except psycopg.Error:
+                    self._counts = None
+                self._checked_at = time.monotonic()
+            return self._counts
+
+    def _check(self) -> dict[str, int]:
         with database.connect(self.settings, application_name="africanmarket-metrics") as conn:
             conn.execute(f"SET LOCAL statement_timeout = '{QUERY_TIMEOUT}'")
             return {

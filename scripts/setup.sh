@@ -38,7 +38,14 @@ install_system_packages() {
   fi
   log "installing ${missing[*]}"
   DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  # Prometheus alone, without its recommends: they bring exporters that a systemd machine
+  # would start on public ports; the stacks run their own Prometheus on loopback.
+  local lean=() rest=()
+  for package in "${missing[@]}"; do
+    if [ "$package" = prometheus ]; then lean+=("$package"); else rest+=("$package"); fi
+  done
+  [ ${#rest[@]} -eq 0 ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${rest[@]}" >/dev/null
+  [ ${#lean[@]} -eq 0 ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${lean[@]}" >/dev/null
 }
 
 install_venv() {

@@ -5,7 +5,8 @@
 A configuration, third-party or full rollback (and a configuration deploy) exports the commit's
 files into a temporary folder on the controller; the runbook's last play removes it, but a run
 that fails or is refused before that play never reaches it. The files may carry settings such
-as credentials, so the folder must not outlive its run.
+as credentials, so the folder must not outlive its run. A process that is killed (a signal,
+a timeout of its launcher) ends no playbook, and leaves its export behind.
 """
 
 DOCUMENTATION = r"""
@@ -14,7 +15,8 @@ type: aggregate
 short_description: Remove a run's exports of configuration commits at the end of the playbook
 description:
   - Notes the folder each C(rollbackctl.runbooks.config_files) stage step creates on the
-    controller, and removes the ones still there when the playbook ends, whatever its outcome.
+    controller, and removes the ones still there when the playbook ends, succeeded, failed or
+    refused. A killed ansible-playbook ends no playbook and leaves its export behind.
 """
 
 import shutil

@@ -86,5 +86,5 @@ def write(
 ) -> Path:
     """Write the page into the run's bundle; its path."""
     path = run_dir / NAME
-    path.write_text(render(result, document, details))
+    path.write_text(render(result, document, details), encoding="utf-8")
     return path

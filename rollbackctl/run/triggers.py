@@ -26,11 +26,9 @@ ENVIRONMENT_FILE = "triggers.yml"
 VERSION = 1
 MODES = ("shadow", "confirm", "auto")
 FIRES = {"above": ">", "below": "<"}
-# What an environment may change of a trigger the runbook names.
-CHANGEABLE = frozenset(
-    {"description", "value", "traffic", "min_traffic", "fires", "threshold", "window"}
-    | {"rollback", "mode"}
-)
+# What an environment may change of a trigger the runbook names. Not its expressions: an
+# environment's value that answers without data (vector(1)) would fire on no data.
+CHANGEABLE = frozenset({"threshold", "window", "min_traffic", "rollback", "mode"})
 REQUIRED = frozenset({"description", "value", "fires", "threshold", "window", "rollback", "mode"})
 # Prometheus durations of one unit: what `for:` and a range selector take.
 DURATION_RE = re.compile(r"^(0|[1-9][0-9]{0,5})(ms|s|m|h|d)$")
@@ -86,9 +84,10 @@ def read(environment: str, defaults_path: Path, path: Path) -> TriggerSet:
         raise _bad(path, f"evaluation.{extra[0]}", "not a setting; interval or rate_interval")
     for key in ("interval", "rate_interval"):
         _duration(path, f"evaluation.{key}", evaluation.get(key), zero=False)
-    if seconds(evaluation["rate_interval"]) < 2 * seconds(evaluation["interval"]):
-        # rate() needs two samples in its range, or every ratio is no data.
-        raise _bad(path, "evaluation.rate_interval", "must be at least twice the interval")
+    if seconds(evaluation["rate_interval"]) < 4 * seconds(evaluation["interval"]):
+        # rate() needs two samples in its range even when a scrape is late or missed, or a
+        # ratio turns to no data and resets its trigger's window.
+        raise _bad(path, "evaluation.rate_interval", "must be at least 4 times the interval")
     changed = _mapping(changes, "triggers", path)
     runbook = _mapping(defaults, "triggers", defaults_path)
     unknown = sorted(set(changed) - set(runbook))
@@ -196,6 +195,9 @@ def _trigger(path: Path, name: str, fields: Mapping[str, Any]) -> Trigger:
     for key in ("description", "value") + (("traffic",) if has_traffic else ()):
         if not isinstance(fields[key], str) or not fields[key].strip():
             raise _bad(path, f"{where}.{key}", "must be a non-empty string")
+    if "{{" in fields["description"] or "}}" in fields["description"]:
+        # Prometheus expands annotations as templates: a description is text, never code.
+        raise _bad(path, f"{where}.description", "must not hold {{ or }}")
     return Trigger(
         name=name,
         description=" ".join(fields["description"].split()),
@@ -225,7 +227,8 @@ def _expr(text: str, rate_interval: str) -> str:
 
 
 def _number(value: float) -> str:
-    return f"{value:g}"
+    """The number as written, exactly: 20, 0.05, 1234567 (never 1.23457e+06)."""
+    return str(int(value)) if value.is_integer() else repr(value)
 
 
 def _threshold(path: Path, where: str, value: object) -> float:

@@ -184,7 +184,9 @@ def test_monitoring_is_told_nothing_outside_an_authorized_run(guarded: Sandbox, 
     run = playbook(guarded, name)
     assert run.returncode != 0
     assert "monitoring_update runs only inside an authorized run" in error_lines(run)
-    assert made() == before
+    silences, announced = made()
+    # An earlier announcement may expire meanwhile; none may appear.
+    assert silences == before[0] and announced <= before[1]
 
 
 def infra_snapshot_files(stack: Sandbox) -> list[str]:

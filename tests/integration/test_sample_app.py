@@ -460,7 +460,12 @@ def test_corrupt_rows_a_raised_signal_and_a_failed_payment_show_in_the_metrics()
 
             market.cluster.stop_server()
             assert app.call("POST", f"/api/orders/{order_id}/pay", {}, token)[0] == 503
+            # The counts are checked again once they are CHECK_SECONDS old, not per scrape.
             down = app.metrics()
+            deadline = time.monotonic() + 20
+            while down[("market_data_integrity_up", ())] == 1 and time.monotonic() < deadline:
+                time.sleep(1)
+                down = app.metrics()
             market.cluster.start()
 
     users, orders = (

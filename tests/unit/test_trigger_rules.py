@@ -38,9 +38,13 @@ def ratio_series(bad: str, total: str, *, extra_label: str = "") -> Callable[...
 
     def build(failing: int, per_step: int = PER_STEP) -> list[dict[str, str]]:
         if extra_label:
+            # As the app counts them: no 5xx series at all until a request fails.
+            failed = [series(f'{total}{{route="place_order",status="500"}}', counter(failing))]
             return [
-                series(f'{total}{{status="500"}}', counter(failing)),
-                series(f'{total}{{status="200"}}', counter(per_step - failing)),
+                *(failed if failing else []),
+                series(f'{total}{{route="place_order",status="201"}}', counter(per_step - failing)),
+                # Health checks: never traffic, however many.
+                series(f'{total}{{route="health",status="200"}}', counter(10 * PER_STEP)),
             ]
         return [series(bad, counter(failing)), series(total, counter(per_step))]
 
@@ -113,7 +117,9 @@ def cases(loaded: triggers.TriggerSet) -> list[dict[str, Any]]:
     for trigger in loaded.triggers:
         others = [s for t in loaded.triggers if t is not trigger for s in short_of(t)]
         window = seconds(trigger.window)
-        after = window + 120
+        # Past the threshold from the first evaluation that has two samples to rate: firing
+        # one step after the window at most.
+        after = window + 2 * STEP
         rising, value = past(trigger)
         checks = [
             {
@@ -166,8 +172,23 @@ def cases(loaded: triggers.TriggerSet) -> list[dict[str, Any]]:
                     ],
                 }
             )
+    after_all = max(seconds(t.window) for t in loaded.triggers) + 2 * STEP
+    # A healthy app: requests, none failing, so no 5xx series exists. Nothing fires, and
+    # no trigger calls that no data.
+    healthy = [
+        s for t in loaded.triggers for s in (RATIOS[t.name](0) if t.name in RATIOS else short_of(t))
+    ]
+    groups.append(
+        {
+            "name": "healthy traffic",
+            "input_series": healthy,
+            "alert_rule_test": [
+                {"eval_time": at(after_all), "alertname": name, "exp_alerts": []}
+                for name in (triggers.ALERT, triggers.INCONCLUSIVE)
+            ],
+        }
+    )
     # No series of any trigger's metric: nothing fires, and each trigger says it cannot judge.
-    after_all = max(seconds(t.window) for t in loaded.triggers) + 120
     no_data = [
         inconclusive(t, env, "no data", f"{t.name} cannot be judged: no data")[0]
         for t in loaded.triggers

@@ -57,9 +57,10 @@ def test_production_opens_requests_for_approval_on_every_trigger() -> None:
         ({"triggers": {"uptime": {"threshold": -1}}}, "triggers.uptime.threshold: must be"),
         ({"triggers": {"uptime": {"rollback": "reboot"}}}, "uptime.rollback: unknown rollback"),
         ({"triggers": {"uptime": {"severity": "high"}}}, "triggers.uptime.severity: not a"),
-        ({"triggers": {"error_rate": {"traffic": None}}}, "traffic and min_traffic go together"),
+        ({"triggers": {"uptime": {"value": "vector(1)"}}}, "triggers.uptime.value: not a"),
+        ({"triggers": {"error_rate": {"traffic": None}}}, "triggers.error_rate.traffic: not a"),
         ({"triggers": {"uptime": "off"}}, "triggers.uptime: must be a mapping"),
-        ({"evaluation": {"interval": "1m", "rate_interval": "1m"}}, "at least twice"),
+        ({"evaluation": {"interval": "30s", "rate_interval": "1m"}}, "at least 4 times"),
         ({"evaluation": {"intervall": "1m"}}, "evaluation.intervall: not a setting"),
         ({"version": 2}, "version: this rollbackctl reads version 1"),
     ],
@@ -71,6 +72,15 @@ def test_a_mistake_is_one_line_naming_the_file_and_field(
         read(tmp_path, changes)
     line = refused.value.one_line()
     assert "\n" not in line and f"{tmp_path / 'triggers.yml'}" in line and problem in line
+
+
+def test_a_description_is_text_never_a_prometheus_template(tmp_path: Path) -> None:
+    runbook = yaml.safe_load(DEFAULTS.read_text())
+    runbook["triggers"]["uptime"]["description"] = '{{ query "up" }}'
+    defaults = tmp_path / "defaults.yml"
+    defaults.write_text(yaml.safe_dump(runbook))
+    with pytest.raises(UsageError, match=r"triggers.uptime.description: must not hold"):
+        triggers.read("test", defaults, tmp_path / "none.yml")
 
 
 def test_malformed_yaml_names_the_line(tmp_path: Path) -> None:
