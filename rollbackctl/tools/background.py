@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -75,6 +76,21 @@ def listening(port: int, host: str = LOOPBACK) -> bool:
     try:
         with socket.create_connection((host, port), timeout=0.5):
             return True
+    except OSError:
+        return False
+
+
+def url(port: int) -> str:
+    """Where a stack's server on a loopback port answers HTTP."""
+    return f"http://{LOOPBACK}:{port}"
+
+
+def ready(port: int) -> bool:
+    """The server on port answers its readiness endpoint (/-/ready, as Prometheus and
+    Alertmanager have it)."""
+    try:
+        with urllib.request.urlopen(f"{url(port)}/-/ready", timeout=1) as answer:
+            return answer.status == 200
     except OSError:
         return False
 

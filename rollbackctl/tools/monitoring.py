@@ -9,7 +9,6 @@ Alertmanager runs the stack without one, and those runs say that monitoring was 
 from __future__ import annotations
 
 import shutil
-import urllib.request
 from pathlib import Path
 
 from rollbackctl.tools import background
@@ -30,19 +29,6 @@ receivers:
 
 def installed() -> bool:
     return shutil.which(PROGRAM) is not None
-
-
-def url(port: int) -> str:
-    return f"http://{background.LOOPBACK}:{port}"
-
-
-def ready(port: int) -> bool:
-    """Alertmanager answers its readiness endpoint on port."""
-    try:
-        with urllib.request.urlopen(f"{url(port)}/-/ready", timeout=1) as answer:
-            return answer.status == 200
-    except OSError:
-        return False
 
 
 def _pid(folder: Path) -> int | None:
@@ -68,7 +54,7 @@ def start(folder: Path, port: int) -> None:
         argv,
         pid_file=folder / PID_FILE,
         log_file=folder / LOG_FILE,
-        ready=lambda: ready(port),
+        ready=lambda: background.ready(port),
         what="Alertmanager",
     )
 

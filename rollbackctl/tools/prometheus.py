@@ -7,7 +7,6 @@ stack's Alertmanager. A machine without Prometheus runs the stack without it.
 from __future__ import annotations
 
 import shutil
-import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -28,19 +27,6 @@ APP_JOB = "market-app"
 
 def installed() -> bool:
     return shutil.which(PROGRAM) is not None
-
-
-def url(port: int) -> str:
-    return f"http://{background.LOOPBACK}:{port}"
-
-
-def ready(port: int) -> bool:
-    """Prometheus answers its readiness endpoint on port."""
-    try:
-        with urllib.request.urlopen(f"{url(port)}/-/ready", timeout=1) as answer:
-            return answer.status == 200
-    except OSError:
-        return False
 
 
 def config(
@@ -108,7 +94,7 @@ def start(
         argv,
         pid_file=folder / PID_FILE,
         log_file=folder / LOG_FILE,
-        ready=lambda: ready(port),
+        ready=lambda: background.ready(port),
         what="Prometheus",
         # It opens (or replays) its time-series database first: slower than the others.
         seconds=60.0,

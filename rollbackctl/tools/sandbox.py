@@ -37,7 +37,7 @@ from rollbackctl.run import triggers
 from rollbackctl.run.environments import get_environment
 from rollbackctl.run.rollback import failure_message
 from rollbackctl.run.runner import RunOutcome, run_playbook
-from rollbackctl.tools import monitoring, prometheus, providers
+from rollbackctl.tools import background, monitoring, prometheus, providers
 
 ENVIRONMENT = "sandbox"
 LOCAL_ENVIRONMENTS = ("sandbox", "sandbox-guarded")
@@ -385,7 +385,7 @@ def status(environment: str = ENVIRONMENT) -> dict[str, Any]:
             name: providers.listening(port) for name, port in settings.get("providers", {}).items()
         },
         "monitoring": {
-            name: monitoring.url(port) if monitoring.ready(port) else None
+            name: background.url(port) if background.ready(port) else None
             for name, port in settings.get("monitoring", {}).items()
         },
         "current": current,

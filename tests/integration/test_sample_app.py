@@ -418,17 +418,23 @@ def requests_of(metrics: dict, route: str, status: int) -> float:
     )
 
 
-def test_metrics_count_requests_by_route_orders_and_payments_and_not_themselves() -> None:
-    with fresh_market("metrics") as market:
+@contextmanager
+def serving_an_order(dbname: str) -> Iterator[tuple[Market, App, str, int]]:
+    """A market of its own served by the good release, a customer's token and their order."""
+    with fresh_market(dbname) as market:
         market.migrate(GOOD)
         with market.serve(GOOD) as app:
             token = app.login(CUSTOMER)
-            order_id = place_order(app, token, market)["order_id"]
-            assert app.call("POST", f"/api/orders/{order_id}/pay", {}, token)[0] == 200
-            assert app.call("GET", "/wp-login.php")[0] == 404
-            assert app.call("POST", "/api/login", {**CUSTOMER, "password": "wrong"})[0] == 401
+            yield market, app, token, place_order(app, token, market)["order_id"]
 
-            first, again = app.metrics(), app.metrics()
+
+def test_metrics_count_requests_by_route_orders_and_payments_and_not_themselves() -> None:
+    with serving_an_order("metrics") as (_market, app, token, order_id):
+        assert app.call("POST", f"/api/orders/{order_id}/pay", {}, token)[0] == 200
+        assert app.call("GET", "/wp-login.php")[0] == 404
+        assert app.call("POST", "/api/login", {**CUSTOMER, "password": "wrong"})[0] == 401
+
+        first, again = app.metrics(), app.metrics()
 
     assert first == again  # scraping is not traffic
     assert requests_of(first, "place_order", 201) == 1
@@ -447,26 +453,22 @@ def test_metrics_count_requests_by_route_orders_and_payments_and_not_themselves(
 
 
 def test_corrupt_rows_a_raised_signal_and_a_failed_payment_show_in_the_metrics() -> None:
-    with fresh_market("faults") as market:
-        market.migrate(GOOD)
-        with market.serve(GOOD) as app:
-            token = app.login(CUSTOMER)
-            order_id = place_order(app, token, market)["order_id"]
-            market.query("UPDATE users SET created_at = updated_at + interval '1 day' RETURNING id")
-            market.query("UPDATE orders SET total_cents = -1 RETURNING id")
-            signal_file = market.env_file().parent / "security-signal"
-            signal_file.touch()
-            corrupt = app.metrics()
+    with serving_an_order("faults") as (market, app, token, order_id):
+        market.query("UPDATE users SET created_at = updated_at + interval '1 day' RETURNING id")
+        market.query("UPDATE orders SET total_cents = -1 RETURNING id")
+        signal_file = market.env_file().parent / "security-signal"
+        signal_file.touch()
+        corrupt = app.metrics()
 
-            market.cluster.stop_server()
-            assert app.call("POST", f"/api/orders/{order_id}/pay", {}, token)[0] == 503
-            # The counts are checked again once they are CHECK_SECONDS old, not per scrape.
+        market.cluster.stop_server()
+        assert app.call("POST", f"/api/orders/{order_id}/pay", {}, token)[0] == 503
+        # The counts are checked again once they are CHECK_SECONDS old, not per scrape.
+        down = app.metrics()
+        deadline = time.monotonic() + 20
+        while down[("market_data_integrity_up", ())] == 1 and time.monotonic() < deadline:
+            time.sleep(1)
             down = app.metrics()
-            deadline = time.monotonic() + 20
-            while down[("market_data_integrity_up", ())] == 1 and time.monotonic() < deadline:
-                time.sleep(1)
-                down = app.metrics()
-            market.cluster.start()
+        market.cluster.start()
 
     users, orders = (
         ("market_data_integrity_violations", (("check", check),))
